@@ -1,0 +1,53 @@
+# Thin front door over CMake. Every target installs what is missing first.
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+BUILD = build
+
+.PHONY: all deps build test sanitize valgrind fuzz bench install format clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The test command (README): unit, vector and CLI tests.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVX_SANITIZE=ON -DVX_BENCH=OFF >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+# The unit tests under valgrind's leak checker (slow; run from .ci/run).
+valgrind: build
+	sh scripts/valgrind-tests.sh $(BUILD)
+
+# Each libFuzzer target for FUZZ_SECONDS, seeded from tests/vectors.
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVX_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS)
+	sh scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null
+	cmake --build build-release -j$(JOBS)
+	./build-release/bench_codec
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-release
