@@ -144,9 +144,13 @@ bool vx_payload_is_empty(const vx_payload *p) {
     if (!p) return true;
     size_t n = vx_dict_size(p->filt);
     for (size_t i = 0; i < n; i++) {
-        const char *k = vx_dict_key_at(p->filt, i, NULL);
-        if (strcmp(k, VX_HELLO_UUID_KEY) != 0 && strcmp(k, VX_HELLO_NAME_KEY) != 0)
-            return false;
+        size_t len;
+        const char *k = vx_dict_key_at(p->filt, i, &len);
+        bool hello_key =
+            (len == sizeof VX_HELLO_UUID_KEY - 1 &&
+             memcmp(k, VX_HELLO_UUID_KEY, len) == 0) ||
+            (len == sizeof VX_HELLO_NAME_KEY - 1 && memcmp(k, VX_HELLO_NAME_KEY, len) == 0);
+        if (!hello_key) return false;
     }
     return vx_dict_size(p->reply_filt) == 0 && vx_list_size(p->tuples) == 0 &&
            vx_typeof(p->result) == VX_NULL;
