@@ -66,7 +66,8 @@ int vx_codec_decode(vx_codec *c, const char *msg, size_t len, vx_payload **out,
  *
  * Encode `p` as a gen1 vortex msg (no trailing '.'), appended to `out`.
  * Errors: VX_E_NONFINITE, VX_E_RESERVED_KEY, VX_E_UNENCODABLE, VX_E_DEPTH,
- * VX_E_MSG_TOO_BIG; nothing is appended on failure. */
+ * VX_E_MSG_TOO_BIG (also when the JSON exceeds max_json_bytes, which a
+ * decoder with the same limits would refuse); nothing is appended on failure. */
 int vx_msg_encode(const vx_payload *p, const vx_codec_opts *opts, vx_buf *out,
                   vx_error *err);
 
