@@ -692,6 +692,10 @@ static void test_C25_unknown_and_unsupported_types(void **state) {
     expect_item_fail("{\"_ft\": \"bogus\", \"_fd\": 1}", VX_E_UNKNOWN_FT, "bogus");
     expect_item_fail("{\"_fd\": 1, \"_ft\": \"bogus\"}", VX_E_UNKNOWN_FT, "bogus");
     expect_item_fail("{\"_ft\": 5, \"_fd\": 1}", VX_E_UNKNOWN_FT, NULL);
+    /* Echoed input stays on one line (expect_fail checks for '\n'). */
+    expect_item_fail("{\"_ft\": \"a\\nb\", \"_fd\": 1}", VX_E_UNKNOWN_FT, "a\\x0ab");
+    expect_fail("{\"_ct\": \"rp\", \"filt\": {\"\\n\": 1, \"\\n\": 2}}", true, VX_E_JSON,
+                "\\x0a");
     expect_item_fail("{\"_ct\": \"zz\", \"_c\": \"x\"}", VX_E_UNKNOWN_CT, "zz");
     expect_item_fail("{\"_c\": \"x\", \"_ct\": \"zz\"}", VX_E_UNKNOWN_CT, "zz");
     expect_item_fail("{\"_ct\": null}", VX_E_UNKNOWN_CT, NULL);
