@@ -43,7 +43,7 @@ static inline void fuzz_check_error(int rc, const vx_error *err, const char *wha
     size_t n = strnlen(err->message, sizeof err->message);
     FUZZ_CHECK(n < sizeof err->message, "%s: error message not NUL-terminated", what);
     FUZZ_CHECK(n > 0, "%s: empty error message for %s", what, vx_error_name(rc));
-    FUZZ_CHECK(memchr(err->message, '\n', n) == NULL, "%s: multi-line message: %s", what,
+    FUZZ_CHECK(strpbrk(err->message, "\r\n") == NULL, "%s: multi-line message: %s", what,
                err->message);
 }
 

@@ -106,6 +106,82 @@ static scaled split_div(u128 n, uint64_t d) {
     return s;
 }
 
+/* x / 10^j with a constant divisor per case (a multiplication, not a
+ * 40-cycle division). */
+static uint64_t div_pow10(uint64_t x, int j) {
+    switch (j) {
+    case 0:
+        return x;
+    case 1:
+        return x / 10ull;
+    case 2:
+        return x / 100ull;
+    case 3:
+        return x / 1000ull;
+    case 4:
+        return x / 10000ull;
+    case 5:
+        return x / 100000ull;
+    case 6:
+        return x / 1000000ull;
+    case 7:
+        return x / 10000000ull;
+    case 8:
+        return x / 100000000ull;
+    case 9:
+        return x / 1000000000ull;
+    case 10:
+        return x / 10000000000ull;
+    case 11:
+        return x / 100000000000ull;
+    case 12:
+        return x / 1000000000000ull;
+    case 13:
+        return x / 10000000000000ull;
+    case 14:
+        return x / 100000000000000ull;
+    case 15:
+        return x / 1000000000000000ull;
+    case 16:
+        return x / 10000000000000000ull;
+    case 17:
+        return x / 100000000000000000ull;
+    case 18:
+        return x / 1000000000000000000ull;
+    default:
+        return x / 10000000000000000000ull;
+    }
+}
+
+/* Values with few decimals (prices, measurements, small integers) are the
+ * common case and have a shorter route. If r = round(a * 10^k) < 2^40 and
+ * r / 10^k == a (both exact doubles, so the correctly rounded division is
+ * exactly what strtod makes of the decimal r * 10^-k), then r * 10^-k reads
+ * back as a. At this size a's rounding interval is under 2^-12 units of
+ * 10^-k wide, so it holds no other multiple of 10^-k, hence no other
+ * decimal of as many or fewer digits: r, without trailing zeros, is the
+ * shortest form, and the only one. The same bound (errors under 2^-12)
+ * makes the rounding of a * 10^k find r whenever it exists. */
+static bool shortest_short(double a, uint64_t *digits, int *dexp) {
+    static const double P10[5] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
+    for (int k = 0; k < 5; k++) {
+        double x = a * P10[k];
+        if (x >= 1099511627776.0) return false; /* 2^40 */
+        uint64_t r = (uint64_t)(x + 0.5);
+        if (r && (double)r / P10[k] == a) {
+            int e = -k;
+            while (r % 10 == 0) { /* only when k == 0 */
+                r /= 10;
+                e++;
+            }
+            *digits = r;
+            *dexp = e;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Shortest digits of a positive normal double with binary exponent in the
  * fast range: v ~ *digits * 10^*dexp. Returns false outside that range. */
 static bool shortest_fast(uint64_t bits, uint64_t *digits, int *dexp) {
@@ -154,7 +230,7 @@ static bool shortest_fast(uint64_t bits, uint64_t *digits, int *dexp) {
     VX_STRIP(2, 100ull)
     VX_STRIP(1, 10ull)
 #undef VX_STRIP
-    uint64_t p = POW10[j], q = sv.ip / p, r = sv.ip - q * p;
+    uint64_t p = POW10[j], q = div_pow10(sv.ip, j), r = sv.ip - q * p;
     bool round_up;
     if (j == 0) {
         round_up = sv.frac_vs_half > 0 || (sv.frac_vs_half == 0 && (q & 1));
@@ -276,7 +352,9 @@ size_t vx_float_repr_fast(double v, char *out) {
     if ((bits << 1) == 0) return repr_zero(neg, out);
     uint64_t dig;
     int dexp;
-    if (!shortest_fast(bits & ~(1ull << 63), &dig, &dexp)) return 0;
+    if (!shortest_short(neg ? -v : v, &dig, &dexp) &&
+        !shortest_fast(bits & ~(1ull << 63), &dig, &dexp))
+        return 0;
     char d[DIGITS_BUF];
     int n = u64_digits(dig, d);
     return layout(neg, d + DIGITS_END - n, n, dexp + n - 1, out);
