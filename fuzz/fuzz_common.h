@@ -20,7 +20,7 @@
 #define FUZZ_CHECK(cond, ...)                                                              \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
-            fprintf(stderr, "FUZZ INVARIANT FAILED at %s:%d: %s\n  ", __FILE__, __LINE__, \
+            fprintf(stderr, "FUZZ INVARIANT FAILED at %s:%d: %s\n  ", __FILE__, __LINE__,  \
                     #cond);                                                                \
             fprintf(stderr, __VA_ARGS__);                                                  \
             fputc('\n', stderr);                                                           \
@@ -37,8 +37,8 @@ static inline int fuzz_is_decode_error(int rc) {
 /* A failing call must fill the error record it was given with the code it
  * returned and a non-empty one-line message. */
 static inline void fuzz_check_error(int rc, const vx_error *err, const char *what) {
-    FUZZ_CHECK(fuzz_is_decode_error(rc), "%s returned %d (%s), not a decode error", what, rc,
-               vx_error_name(rc));
+    FUZZ_CHECK(fuzz_is_decode_error(rc), "%s returned %d (%s), not a decode error", what,
+               rc, vx_error_name(rc));
     FUZZ_CHECK(err->code == rc, "%s returned %d but err.code is %d", what, rc, err->code);
     size_t n = strnlen(err->message, sizeof err->message);
     FUZZ_CHECK(n < sizeof err->message, "%s: error message not NUL-terminated", what);
@@ -65,11 +65,11 @@ static inline const vx_registry *fuzz_registry(void) {
         {"born", NULL, NULL, false},
     };
     vx_field_def bench[] = {
-        {"id", zero, NULL, false},       {"name", empty, NULL, false},
-        {"code", empty, NULL, false},    {"qty", zero, NULL, false},
-        {"price", fzero, NULL, false},   {"ratio", fzero, NULL, false},
-        {"created", NULL, NULL, false},  {"updated", NULL, NULL, false},
-        {"active", f, NULL, false},      {"deleted", f, NULL, false},
+        {"id", zero, NULL, false},      {"name", empty, NULL, false},
+        {"code", empty, NULL, false},   {"qty", zero, NULL, false},
+        {"price", fzero, NULL, false},  {"ratio", fzero, NULL, false},
+        {"created", NULL, NULL, false}, {"updated", NULL, NULL, false},
+        {"active", f, NULL, false},     {"deleted", f, NULL, false},
     };
     vx_error err;
     int rc = vx_registry_add(reg, "test.Person", NULL, person,
@@ -97,8 +97,10 @@ static inline void fuzz_walk_value(const vx_value *v, fuzz_walk *w, int depth) {
     switch (vx_typeof(v)) {
     case VX_FLOAT: {
         double d = vx_float_value(v);
-        if (isnan(d)) w->nan = true;
-        else if (isinf(d)) w->inf = true;
+        if (isnan(d))
+            w->nan = true;
+        else if (isinf(d))
+            w->inf = true;
         break;
     }
     case VX_LIST:

@@ -26,8 +26,8 @@ static int enc_payload(const vx_value *v, const vx_codec_opts *o, vx_buf *out,
     return vx_json_encode_payload(vx_value_as_payload(v), o, out, err);
 }
 
-static int dec_payload(const char *json, size_t len, const vx_codec_opts *o,
-                       vx_value **out, vx_error *err) {
+static int dec_payload(const char *json, size_t len, const vx_codec_opts *o, vx_value **out,
+                       vx_error *err) {
     vx_payload *p = NULL;
     int rc = vx_json_decode_payload(json, len, o, &p, err);
     *out = p ? vx_payload_as_value(p) : NULL;

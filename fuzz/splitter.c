@@ -89,8 +89,8 @@ static void compare(const recorder *r, const event *want, size_t n_want, const c
         FUZZ_CHECK(g->status == w->status, "%s: item %zu status %d, model %d", what, i,
                    g->status, w->status);
         if (w->status != 0) continue;
-        FUZZ_CHECK(g->len == w->len, "%s: item %zu is %zu bytes, model %zu", what, i, g->len,
-                   w->len);
+        FUZZ_CHECK(g->len == w->len, "%s: item %zu is %zu bytes, model %zu", what, i,
+                   g->len, w->len);
     }
 }
 
@@ -141,7 +141,8 @@ static void run_stream(vx_splitter *sp, const char *s, size_t n, const uint8_t *
     }
     size_t part = partial_len(s, n);
     size_t got = vx_splitter_finish(sp, deliver_final);
-    if (part <= max) FUZZ_CHECK(got == part, "finish returned %zu, final item %zu", got, part);
+    if (part <= max)
+        FUZZ_CHECK(got == part, "finish returned %zu, final item %zu", got, part);
     FUZZ_CHECK(vx_splitter_pending(sp) == 0, "pending %zu after finish",
                vx_splitter_pending(sp));
 }
@@ -161,9 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     event *want = NULL;
     size_t n_want = model(s, n, max, deliver_final, &want);
 
-    checker c = {.rec = {.max = max},
-                 .want = want,
-                 .n_want = n_want};
+    checker c = {.rec = {.max = max}, .want = want, .n_want = n_want};
     vx_splitter *sp = vx_splitter_new(max, on_item_checked, &c);
     if (!sp) { /* a limit of 0 may be refused; nothing else may fail */
         FUZZ_CHECK(max == 0, "vx_splitter_new(%zu) failed", max);
@@ -176,8 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *passes[3] = {"one feed", "chunked", "reused"};
     for (int pass = 0; pass < 3; pass++) {
         c.rec.n = 0;
-        run_stream(sp, s, n, pass == 1 ? cuts : NULL, pass == 1 ? n_cuts : 0,
-                   deliver_final, max);
+        run_stream(sp, s, n, pass == 1 ? cuts : NULL, pass == 1 ? n_cuts : 0, deliver_final,
+                   max);
         compare(&c.rec, want, n_want, passes[pass]);
     }
 

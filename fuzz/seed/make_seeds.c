@@ -80,8 +80,8 @@ static void read_vectors(const char *dir, const char *file, const char *tag) {
         const char *msg = str_field(obj, "vortexMsg", &msg_len);
         const char *json = str_field(obj, "json", &json_len);
         char sname[256];
-        snprintf(sname, sizeof sname, "%s_%.*s", tag, (int)(name_len > 200 ? 200 : name_len),
-                 name ? name : "noname");
+        snprintf(sname, sizeof sname, "%s_%.*s", tag,
+                 (int)(name_len > 200 ? 200 : name_len), name ? name : "noname");
         for (char *p = sname; *p; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                   (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))

@@ -8,7 +8,9 @@
  * multiple of 10^j still lies in the interval, then take the multiple nearest
  * to v. The scaled values stay below 2^58 and the intermediate products
  * below 2^128 for binary exponents in [-88, 90] (about 1.5e-11 to 1.2e43),
- * which is where real data lives; everything else takes the slow path. */
+ * which is where real data lives; everything else takes the slow path.
+ * Before it, values with at most 4 decimals and under 2^40 (prices, counts)
+ * take an even shorter exact route, shortest_short(). */
 #include "float_repr.h"
 
 #include <locale.h>
