@@ -17,8 +17,8 @@ typedef struct vx_codec_opts {
     size_t max_msg_bytes;  /* encoded msg without its '.'; default 16 MiB */
     size_t max_json_bytes; /* inflated JSON; default 64 MiB */
     int max_depth;         /* JSON nesting, top-level object = 1; default 64 */
-    int zlib_level;        /* 0-9 as zlib (libdeflate accepts up to 12); default
-                              VX_DEFAULT_ZLIB_LEVEL, chosen by bench/codec */
+    int zlib_level;        /* 0-9 as zlib (up to 12 accepted), or the default
+                              VX_ZLIB_LEVEL_AUTO chosen by bench/codec */
     bool compact;          /* ',' ':' separators instead of ", " ": " */
     bool strict_decode;    /* unknown tuple types/fields and duplicate keys fail */
     const vx_registry *registry; /* tuple types; NULL = none registered */
@@ -27,7 +27,14 @@ typedef struct vx_codec_opts {
 #define VX_DEFAULT_MAX_MSG_BYTES (16u * 1024 * 1024)
 #define VX_DEFAULT_MAX_JSON_BYTES (64u * 1024 * 1024)
 #define VX_DEFAULT_MAX_DEPTH 64
-#define VX_DEFAULT_ZLIB_LEVEL 6
+/* The default compression policy, chosen by measurement (bench/codec):
+ * JSON under VX_ZLIB_AUTO_SMALL_JSON bytes is compressed by zlib at level 9,
+ * exactly as vortexpy does (libdeflate is larger there and no faster); larger
+ * JSON by libdeflate at level 6, which is smaller than zlib 9 and several
+ * times faster. Explicit levels 0-12 always use libdeflate. */
+#define VX_ZLIB_LEVEL_AUTO (-1)
+#define VX_ZLIB_AUTO_SMALL_JSON 4096
+#define VX_DEFAULT_ZLIB_LEVEL VX_ZLIB_LEVEL_AUTO
 
 void vx_codec_opts_init(vx_codec_opts *opts);
 

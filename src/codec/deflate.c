@@ -1,11 +1,17 @@
-/* zlib compression and bounded inflation over libdeflate. libdeflate works
- * on whole buffers and must be given the output size up front, so inflation
- * guesses, and on LIBDEFLATE_INSUFFICIENT_SPACE doubles the buffer and
- * starts again, never past the caller's limit. */
+/* zlib compression and bounded inflation. Inflation and large payloads use
+ * libdeflate; small payloads under VX_ZLIB_LEVEL_AUTO use zlib itself at
+ * level 9 (see vx_zlib_compress). libdeflate works on whole buffers and must
+ * be given the output size up front, so inflation guesses, and on
+ * LIBDEFLATE_INSUFFICIENT_SPACE doubles the buffer and starts again, never
+ * past the caller's limit. */
 #include "codec/deflate.h"
 
 #include <libdeflate.h>
 #include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <vortexc/codec.h>
 
 void vx_deflate_init(vx_deflate *z) {
     z->comp = NULL;
@@ -15,9 +21,14 @@ void vx_deflate_init(vx_deflate *z) {
     z->zcap = 0;
     z->obuf = NULL;
     z->ocap = 0;
+    z->zs = NULL;
 }
 
 void vx_deflate_release(vx_deflate *z) {
+    if (z->zs) {
+        deflateEnd(z->zs);
+        free(z->zs);
+    }
     if (z->comp) libdeflate_free_compressor(z->comp);
     if (z->decomp) libdeflate_free_decompressor(z->decomp);
     free(z->zbuf);
@@ -52,8 +63,48 @@ static int ensure_scratch(uint8_t **buf, size_t *cap, size_t need) {
     return 0;
 }
 
+/* zlib's own deflate at level 9, with the z_stream kept for reuse:
+ * deflateReset is far cheaper than deflateInit. */
+static int zlib9_compress(vx_deflate *z, const void *in, size_t len, vx_error *err) {
+    if (!z->zs) {
+        z->zs = calloc(1, sizeof *z->zs);
+        if (!z->zs || deflateInit(z->zs, 9) != Z_OK) {
+            free(z->zs);
+            z->zs = NULL;
+            return vx_error_set(err, VX_E_NOMEM, "zlib: cannot allocate deflate state");
+        }
+    } else {
+        deflateReset(z->zs);
+    }
+    size_t bound = deflateBound(z->zs, (uLong)len);
+    if (ensure_scratch(&z->zbuf, &z->zcap, bound))
+        return vx_error_set(err, VX_E_NOMEM, "zlib: cannot allocate %zu bytes", bound);
+    z->zs->next_in = (Bytef *)in;
+    z->zs->avail_in = (uInt)len;
+    z->zs->next_out = z->zbuf;
+    z->zs->avail_out = (uInt)z->zcap;
+    if (deflate(z->zs, Z_FINISH) != Z_STREAM_END)
+        return vx_error_set(err, VX_E_NOMEM, "zlib: compressed output did not fit");
+    return 0;
+}
+
 int vx_zlib_compress(vx_deflate *z, int level, const void *in, size_t len,
                      const uint8_t **out, size_t *out_len, vx_error *err) {
+    if (level == VX_ZLIB_LEVEL_AUTO) {
+        /* Measured (bench/codec, "compression policy"): under a few KiB of
+         * JSON, libdeflate at any level up to 9 writes 1-13 bytes more than
+         * zlib 9 (vortexpy's output) and is no faster, its per-call setup
+         * dominating; above that, libdeflate 6 is smaller than zlib 9 and
+         * several times faster. */
+        if (len < VX_ZLIB_AUTO_SMALL_JSON && len <= UINT32_MAX / 2) {
+            int rc = zlib9_compress(z, in, len, err);
+            if (rc) return rc;
+            *out = z->zbuf;
+            *out_len = z->zs->total_out;
+            return 0;
+        }
+        level = 6;
+    }
     if (level < 0 || level > 12)
         return vx_error_set(err, VX_E_INVAL, "zlib_level %d is outside 0-12", level);
     if (!z->comp || z->comp_level != level) {

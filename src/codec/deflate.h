@@ -12,6 +12,7 @@
 
 struct libdeflate_compressor;
 struct libdeflate_decompressor;
+struct z_stream_s;
 
 typedef struct vx_deflate {
     struct libdeflate_compressor *comp; /* lazily, for comp_level */
@@ -21,6 +22,7 @@ typedef struct vx_deflate {
     size_t zcap;
     uint8_t *obuf; /* inflated output of the last vx_zlib_inflate */
     size_t ocap;
+    struct z_stream_s *zs; /* lazily: zlib's deflate for small payloads */
 } vx_deflate;
 
 /* Scratch buffers above this are released by vx_deflate_trim so one huge
@@ -31,7 +33,9 @@ void vx_deflate_init(vx_deflate *z);
 void vx_deflate_release(vx_deflate *z);
 void vx_deflate_trim(vx_deflate *z);
 
-/* Compress in[0..len) as one zlib stream at `level` (0-12). *out is
+/* Compress in[0..len) as one zlib stream at `level` (0-12 with libdeflate,
+ * or VX_ZLIB_LEVEL_AUTO: zlib 9 below VX_ZLIB_AUTO_SMALL_JSON, else libdeflate
+ * 6). *out is
  * BORROWED scratch, valid until the next call on `z`. 0, VX_E_NOMEM or
  * VX_E_INVAL (bad level). */
 int vx_zlib_compress(vx_deflate *z, int level, const void *in, size_t len,

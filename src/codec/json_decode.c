@@ -444,7 +444,7 @@ static int put(vx_jstate *st, vx_jframe *f, vx_value *v, bool num_token) {
         break;
     case JK_UTUPLE:
         if (f->slot == JS_KEY) {
-            rc = vx_tuple_set_new(f->v, st->arena + f->key_arena, v);
+            rc = vx_tuple_untyped_setn_new(f->v, st->arena + f->key_arena, f->key_len, v);
             st->arena_len = f->arena_mark;
         } else {
             vx_decref(v);
@@ -678,10 +678,7 @@ static int open_tuple(vx_jstate *st, const char **pp, const char *obj, bool plai
                             "tuple object at byte offset %zu: _c is empty",
                             (size_t)(obj - st->start));
     } else {
-        size_t off;
-        FAIL(arena_key(st, name, len, &off));
-        tv = vx_tuple_new_untyped(st->arena + off);
-        st->arena_len = off;
+        tv = vx_tuple_new_untypedn(name, len);
     }
     if (!tv) return nomem(st);
     vx_jframe *f = push(st, t ? JK_TUPLE : JK_UTUPLE, obj, plain);

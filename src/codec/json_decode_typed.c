@@ -420,7 +420,9 @@ static int late_tuple(vx_jstate *st, vx_value *d, vx_value **out) {
     if (!t && st->strict)
         return vx_error_set(st->err, VX_E_UNKNOWN_TUPLE, "unknown tuple type \"%s\"",
                             SHOW(name, name_len));
-    vx_value *tv = t ? vx_tuple_new(t) : vx_tuple_new_untyped(name);
+    if (!t && name_len == 0)
+        return vx_error_set(st->err, VX_E_TUPLE_NO_TYPE, "tuple object: _c is empty");
+    vx_value *tv = t ? vx_tuple_new(t) : vx_tuple_new_untypedn(name, name_len);
     if (!tv) return vx_error_set(st->err, VX_E_NOMEM, "out of memory building a tuple");
     vx_dict_impl *di = VX_AS(vx_dict_impl, d);
     for (size_t i = 0; i < di->len; i++) {
@@ -438,7 +440,7 @@ static int late_tuple(vx_jstate *st, vx_value *d, vx_value **out) {
             }
             rc = vx_tuple_set_at_new(tv, (size_t)idx, vx_incref(e->value));
         } else {
-            rc = vx_tuple_set_new(tv, e->key, vx_incref(e->value));
+            rc = vx_tuple_untyped_setn_new(tv, e->key, e->key_len, vx_incref(e->value));
         }
         if (rc) {
             vx_decref(tv);

@@ -22,7 +22,8 @@ vx_codec *vx_codec_new(const vx_codec_opts *opts) {
         c->opts = *opts;
     else
         vx_codec_opts_init(&c->opts);
-    if (c->opts.zlib_level < 0 || c->opts.zlib_level > 12) {
+    if (c->opts.zlib_level != VX_ZLIB_LEVEL_AUTO &&
+        (c->opts.zlib_level < 0 || c->opts.zlib_level > 12)) {
         free(c);
         return NULL;
     }
@@ -149,7 +150,8 @@ int vx_msg_encode(const vx_payload *p, const vx_codec_opts *opts, vx_buf *out,
                   vx_error *err) {
     vx_codec *c = vx_codec_new(opts);
     if (!c) {
-        if (opts && (opts->zlib_level < 0 || opts->zlib_level > 12))
+        if (opts && opts->zlib_level != VX_ZLIB_LEVEL_AUTO &&
+            (opts->zlib_level < 0 || opts->zlib_level > 12))
             return vx_error_set(err, VX_E_INVAL, "zlib_level %d is outside 0-12",
                                 opts->zlib_level);
         return vx_error_set(err, VX_E_NOMEM, "msg: cannot allocate a codec");

@@ -7,7 +7,7 @@
 #include "value_impl.h"
 
 vx_value *vx_dict(void) {
-    vx_dict_impl *d = malloc(sizeof *d);
+    vx_dict_impl *d = vx_mem_alloc(sizeof *d);
     if (!d) return NULL;
     d->h.type = VX_DICT;
     d->h.refcount = 1;

@@ -5,7 +5,7 @@
 #include "value_impl.h"
 
 vx_value *vx_list(void) {
-    vx_list_impl *l = malloc(sizeof *l);
+    vx_list_impl *l = vx_mem_alloc(sizeof *l);
     if (!l) return NULL;
     l->h.type = VX_LIST;
     l->h.refcount = 1;

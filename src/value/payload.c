@@ -14,7 +14,7 @@ void vx_payload_free_fields(vx_payload *p) {
 }
 
 vx_payload *vx_payload_new_blank(void) {
-    vx_payload *p = malloc(sizeof *p);
+    vx_payload *p = vx_mem_alloc(sizeof *p);
     if (!p) return NULL;
     p->h.type = VX_PAYLOAD;
     p->h.refcount = 1;

@@ -92,14 +92,15 @@ static void sort_fields(vx_tuple_type *t) {
 }
 
 int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
-                    const vx_field_def *fields, size_t n_fields,
-                    const vx_tuple_type **out, vx_error *err) {
+                    const vx_field_def *fields, size_t n_fields, const vx_tuple_type **out,
+                    vx_error *err) {
     if (!reg || !name || !*name || !vx_utf8_valid(name, strlen(name)))
         return vx_error_set(err, VX_E_INVAL, "tuple type name must be non-empty UTF-8");
     if (n_fields && !fields)
         return vx_error_set(err, VX_E_INVAL, "tuple type '%s': fields missing", name);
     if (vx_registry_find(reg, name))
-        return vx_error_set(err, VX_E_EXISTS, "tuple type '%s' is already registered", name);
+        return vx_error_set(err, VX_E_EXISTS, "tuple type '%s' is already registered",
+                            name);
     if (short_name && vx_registry_find_short(reg, short_name))
         return vx_error_set(err, VX_E_EXISTS,
                             "tuple type '%s': short name '%s' is already used", name,
@@ -117,7 +118,8 @@ int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
         for (size_t j = 0; j < i; j++)
             if (strcmp(fields[j].name, f) == 0)
                 return vx_error_set(err, VX_E_INVAL,
-                                    "tuple type '%s': field '%s' is declared twice", name, f);
+                                    "tuple type '%s': field '%s' is declared twice", name,
+                                    f);
         if (fields[i].default_value && vx_typeof(fields[i].default_value) == VX_PAYLOAD)
             return vx_error_set(err, VX_E_INVAL,
                                 "tuple type '%s': field '%s' cannot default to a payload",
@@ -138,7 +140,8 @@ int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
         f->name_len = strlen(fields[i].name);
         f->short_name = dup_str(fields[i].short_name);
         f->json_exclude = fields[i].json_exclude;
-        f->def = fields[i].default_value ? vx_deep_copy(fields[i].default_value) : vx_null();
+        f->def =
+            fields[i].default_value ? vx_deep_copy(fields[i].default_value) : vx_null();
         t->sorted[i] = i;
         if (!f->name || (fields[i].short_name && !f->short_name) || !f->def) goto nomem;
     }
@@ -194,7 +197,6 @@ int vx_tuple_type_field_index(const vx_tuple_type *t, const char *name) {
 void vx_tuple_free_fields(vx_tuple_impl *t) {
     if (t->type) {
         for (size_t i = 0; i < t->type->n_fields; i++) vx_decref(t->fields[i]);
-        free(t->fields);
     } else {
         free(t->name);
         vx_decref(t->extra);
@@ -211,19 +213,21 @@ static vx_value *default_for(const vx_value *def) {
 
 vx_value *vx_tuple_new(const vx_tuple_type *type) {
     if (!type) return NULL;
-    vx_tuple_impl *t = calloc(1, sizeof *t);
+    size_t n = type->n_fields;
+    vx_tuple_impl *t = vx_mem_alloc(sizeof *t + n * sizeof t->slots[0]);
     if (!t) return NULL;
     t->h.type = VX_TUPLE;
     t->h.refcount = 1;
     t->type = type;
-    t->fields = calloc(type->n_fields ? type->n_fields : 1, sizeof *t->fields);
-    if (!t->fields) {
-        free(t);
-        return NULL;
-    }
-    for (size_t i = 0; i < type->n_fields; i++) {
-        t->fields[i] = default_for(type->fields[i].def);
-        if (!t->fields[i]) {
+    t->name = NULL;
+    t->name_len = 0;
+    t->fields = t->slots;
+    t->extra = NULL;
+    /* NULL first so a failed default leaves a tuple vx_decref can free. */
+    for (size_t i = 0; i < n; i++) t->slots[i] = NULL;
+    for (size_t i = 0; i < n; i++) {
+        t->slots[i] = default_for(type->fields[i].def);
+        if (!t->slots[i]) {
             vx_decref(&t->h);
             return NULL;
         }
@@ -234,8 +238,9 @@ vx_value *vx_tuple_new(const vx_tuple_type *type) {
 vx_value *vx_tuple_new_untyped(const char *type_name) {
     if (!type_name || !*type_name || !vx_utf8_valid(type_name, strlen(type_name)))
         return NULL;
-    vx_tuple_impl *t = calloc(1, sizeof *t);
+    vx_tuple_impl *t = vx_mem_alloc(sizeof *t);
     if (!t) return NULL;
+    memset(t, 0, sizeof *t);
     t->h.type = VX_TUPLE;
     t->h.refcount = 1;
     t->name = dup_str(type_name);
@@ -244,7 +249,7 @@ vx_value *vx_tuple_new_untyped(const char *type_name) {
     if (!t->name || !t->extra) {
         free(t->name);
         vx_decref(t->extra);
-        free(t);
+        vx_mem_free(t, sizeof *t);
         return NULL;
     }
     return &t->h;

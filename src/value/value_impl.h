@@ -9,7 +9,8 @@
 #include <vortexc/value.h>
 
 /* Every value starts with this header. refcount VX_IMMORTAL marks the static
- * null/true/false singletons, which are never counted or freed. */
+ * null/true/false singletons and the cached small ints (vx_int), which are
+ * never counted or freed; nothing may write to an immortal value. */
 struct vx_value {
     uint8_t type; /* vx_type */
     uint32_t refcount;
@@ -46,7 +47,7 @@ typedef struct {
 typedef struct {
     vx_value h;
     size_t len;
-    char *b64;      /* VX_WKB only: the text it was decoded from */
+    char *b64; /* VX_WKB only: the text it was decoded from */
     size_t b64_len;
     uint8_t data[];
 } vx_bytes_impl;
@@ -94,14 +95,17 @@ struct vx_tuple_type {
 };
 
 /* A typed tuple has `type` and `fields[type->n_fields]`; an untyped one has
- * type == NULL, its own `name`, and its fields in the dict `extra`. */
+ * type == NULL, its own `name`, and its fields in the dict `extra`. A typed
+ * tuple's field slots live in the same allocation (`slots`), so building one
+ * costs one malloc; `fields` points at them so readers need not care. */
 typedef struct {
     vx_value h;
     const vx_tuple_type *type;
     char *name; /* untyped only */
     size_t name_len;
-    vx_value **fields; /* typed only */
+    vx_value **fields; /* typed only: == slots */
     vx_value *extra;   /* untyped only: dict of field name -> value */
+    vx_value *slots[]; /* typed only: type->n_fields entries */
 } vx_tuple_impl;
 
 struct vx_payload {
@@ -115,6 +119,14 @@ struct vx_payload {
 
 #define VX_AS(type, v) ((type *)(v))
 
+/* Memory for value blocks (mem.c): a per-thread cache of small freed blocks
+ * in front of malloc. vx_mem_free must get the size vx_mem_alloc got, so
+ * only blocks whose size is fixed for their lifetime (value headers, with
+ * inline data) go through it. */
+#define VX_MEM_SMALL_MAX 128 /* larger blocks go straight to malloc/free */
+void *vx_mem_alloc(size_t size);
+void vx_mem_free(void *p, size_t size);
+
 uint32_t vx_hash_bytes(const char *s, size_t len);
 /* true if s[0..len) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
 bool vx_utf8_valid(const char *s, size_t len);
@@ -123,9 +135,13 @@ bool vx_utf8_valid(const char *s, size_t len);
 vx_value *vx_str_trusted(const char *s, size_t len);
 /* Set a dict entry without validating the key (the caller has checked).
  * Steals `v`. */
-int vx_dict_setn_trusted_new(vx_value *dict, const char *key, size_t key_len,
-                             vx_value *v);
+int vx_dict_setn_trusted_new(vx_value *dict, const char *key, size_t key_len, vx_value *v);
 /* Append without checks, stealing `item`; the list must be a list. */
 int vx_list_append_trusted_new(vx_value *list, vx_value *item);
+
+/* Untyped tuples named by (name, len) and fields set by (key, len): the
+ * decoder keeps every non-underscore key, "" and U+0000 included (§5.3). */
+vx_value *vx_tuple_new_untypedn(const char *name, size_t len);
+int vx_tuple_untyped_setn_new(vx_value *tuple, const char *key, size_t len, vx_value *v);
 
 #endif

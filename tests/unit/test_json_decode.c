@@ -966,9 +966,50 @@ static void test_C04_reference_vectors_decode(void **state) {
     vx_decref(vecs);
 }
 
+/* A relay keeps every non-underscore key of a tuple it does not know, even
+ * "" and keys holding U+0000, in any key order; an empty _c names no type.
+ * (Found by fuzz/json_decode.) */
+static void test_C30_untyped_tuple_keeps_every_key(void **state) {
+    static const struct {
+        const char *json, *reencoded;
+    } cases[] = {
+        {"{\"_ct\":\"rt\",\"_c\":\"x\",\"\": 1}",
+         "{\"_ct\": \"rt\", \"_c\": \"x\", \"\": {\"_ft\": \"int\", \"_fd\": 1}}"},
+        {"{\"_ct\":\"rt\",\"_c\":\"x\",\"a\\u0000b\":1}",
+         "{\"_ct\": \"rt\", \"_c\": \"x\", \"a\\u0000b\": {\"_ft\": \"int\", \"_fd\": 1}}"},
+        {"{\"_ct\":\"rt\",\"_c\":\"x\\u0000y\",\"a\":1}",
+         "{\"_ct\": \"rt\", \"_c\": \"x\\u0000y\", \"a\": {\"_ft\": \"int\", \"_fd\": 1}}"},
+        {"{\"a\":1,\"_c\":\"x\",\"\":2,\"_ct\":\"rt\"}",
+         "{\"_ct\": \"rt\", \"_c\": \"x\", \"\": {\"_ft\": \"int\", \"_fd\": 2}, \"a\": "
+         "{\"_ft\": \"int\", \"_fd\": 1}}"},
+    };
+    vx_codec_opts o;
+    vx_codec_opts_init(&o);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vx_value *v = NULL;
+        vx_error e;
+        int rc = vx_json_decode_value(cases[i].json, strlen(cases[i].json), &o, &v, &e);
+        if (rc) fail_msg("%s: %s", cases[i].json, e.message);
+        vx_buf b = {0};
+        assert_int_equal(vx_json_encode_value(v, &o, &b, &e), 0);
+        assert_int_equal(b.len, strlen(cases[i].reencoded));
+        assert_memory_equal(b.data, cases[i].reencoded, b.len);
+        vx_buf_free(&b);
+        vx_decref(v);
+    }
+    const char *empty = "[{\"_ct\":\"rt\",\"_c\":\"\",\"a\":1}]";
+    vx_value *v = NULL;
+    assert_int_equal(vx_json_decode_value(empty, strlen(empty), &o, &v, NULL),
+                     VX_E_TUPLE_NO_TYPE);
+    const char *late = "{\"a\":1,\"_c\":\"\",\"_ct\":\"rt\"}";
+    assert_int_equal(vx_json_decode_value(late, strlen(late), &o, &v, NULL),
+                     VX_E_TUPLE_NO_TYPE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_C03_accepts_any_separators_and_whitespace),
+        cmocka_unit_test(test_C30_untyped_tuple_keeps_every_key),
         cmocka_unit_test(test_C10_invalid_utf8_fails_with_VX_E_UTF8),
         cmocka_unit_test(test_C10_truncated_json_and_nan_fail_with_VX_E_JSON),
         cmocka_unit_test(test_json_syntax_errors_give_offsets),

@@ -181,6 +181,37 @@ static void test_C04_vortexpy_msgs_inflate_to_reference_json(void **state) {
     vx_decref(vecs);
 }
 
+/* The default compression policy compresses small JSON with zlib 9, as
+ * vortexpy does, so the msgs are byte-identical to vortexpy's; large JSON
+ * goes to libdeflate and comes out smaller than vortexpy's. */
+static void test_C04_default_policy_reproduces_vortexpy_msgs(void **state) {
+    vx_value *vecs = NULL;
+    vx_error err;
+    assert_int_equal(vxt_load_vectors("vortexpy-0.3.1.jsonl", &vecs, &err), 0);
+    vx_codec *c = vx_codec_new(NULL);
+    size_t small = 0, large = 0;
+    for (size_t i = 0; i < vx_list_size(vecs); i++) {
+        vx_value *rec = vx_list_get(vecs, i);
+        size_t mlen, jlen;
+        const char *m = vxt_get_str(rec, "vortexMsg", &mlen);
+        const char *j = vxt_get_str(rec, "json", &jlen);
+        vx_buf out = {0};
+        assert_int_equal(vx_codec_wrap(c, j, jlen, &out, &err), 0);
+        if (jlen < VX_ZLIB_AUTO_SMALL_JSON) {
+            if (out.len != mlen || memcmp(out.data, m, mlen) != 0)
+                fail_msg("%s: msg differs from vortexpy's", vxt_get_str(rec, "name", NULL));
+            small++;
+        } else {
+            assert_true(out.len < mlen);
+            large++;
+        }
+        vx_buf_free(&out);
+    }
+    assert_true(small >= 40 && large >= 1);
+    vx_codec_free(c);
+    vx_decref(vecs);
+}
+
 /* ---- C-05 ---------------------------------------------------------------- */
 
 static void test_C05_levels_0_to_9_encode_and_decode(void **state) {
@@ -219,7 +250,7 @@ static void test_C05_levels_0_to_9_encode_and_decode(void **state) {
     vx_codec_opts_init(&o);
     o.zlib_level = 13;
     assert_null(vx_codec_new(&o));
-    o.zlib_level = -1;
+    o.zlib_level = -2;
     assert_null(vx_codec_new(&o));
     vx_buf out = {0};
     vx_error err;
@@ -694,6 +725,7 @@ int main(void) {
         cmocka_unit_test(test_codec_opts_defaults),
         cmocka_unit_test(test_C01_msg_is_padded_base64_of_zlib_ascii_json),
         cmocka_unit_test(test_C04_vortexpy_msgs_inflate_to_reference_json),
+        cmocka_unit_test(test_C04_default_policy_reproduces_vortexpy_msgs),
         cmocka_unit_test(test_C05_levels_0_to_9_encode_and_decode),
         cmocka_unit_test(test_C05_vortexpy_zlib_level0_vector_decodes),
         cmocka_unit_test(test_C06_msg_non_alphabet_or_4n_plus_1_is_base64_error),
