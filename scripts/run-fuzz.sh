@@ -32,7 +32,7 @@ echo "run-fuzz: building seed writer"
 # shellcheck disable=SC2046
 $CC -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined \
     -I"$ROOT/include" -o "$BUILD/make_seeds" "$ROOT/fuzz/seed/make_seeds.c" \
-    "$BUILD/libvortexc.a" $(pkg-config --libs libdeflate) -lm
+    "$BUILD/libvortexc.a" $(pkg-config --libs libdeflate zlib) -lm
 ASAN_OPTIONS=detect_leaks=1 "$BUILD/make_seeds" "$ROOT/tests/vectors" "$BUILD/corpus"
 
 mkdir -p "$BUILD/fuzz-artifacts" "$BUILD/fuzz-logs"
