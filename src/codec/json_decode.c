@@ -669,7 +669,7 @@ static int open_tuple(vx_jstate *st, const char **pp, const char *obj, bool plai
     const vx_tuple_type *t = vx_jfind_type(st, name, len);
     vx_value *tv;
     if (t) {
-        tv = vx_tuple_new(t);
+        tv = vx_tuple_new_unset(t);
     } else if (st->strict) {
         return vx_error_set(st->err, VX_E_UNKNOWN_TUPLE, "unknown tuple type \"%s\"",
                             SHOW(name, len));
@@ -840,6 +840,13 @@ static int close_object(vx_jstate *st, vx_value **out) {
                                                 "dict",  "wkb"};
             return vx_error_set(st->err, VX_E_BAD_VALUE, "_ft \"%s\" without _fd%s",
                                 names[f->ft], vx_jcontext(st, ctx, sizeof ctx));
+        }
+        break;
+    case JK_TUPLE:
+        /* Fields the object did not carry get their defaults now (§5.3). */
+        if (vx_tuple_fill_defaults(v) != 0) {
+            vx_decref(v);
+            return nomem(st);
         }
         break;
     default:

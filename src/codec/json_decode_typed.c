@@ -422,7 +422,7 @@ static int late_tuple(vx_jstate *st, vx_value *d, vx_value **out) {
                             SHOW(name, name_len));
     if (!t && name_len == 0)
         return vx_error_set(st->err, VX_E_TUPLE_NO_TYPE, "tuple object: _c is empty");
-    vx_value *tv = t ? vx_tuple_new(t) : vx_tuple_new_untypedn(name, name_len);
+    vx_value *tv = t ? vx_tuple_new_unset(t) : vx_tuple_new_untypedn(name, name_len);
     if (!tv) return vx_error_set(st->err, VX_E_NOMEM, "out of memory building a tuple");
     vx_dict_impl *di = VX_AS(vx_dict_impl, d);
     for (size_t i = 0; i < di->len; i++) {
@@ -447,6 +447,10 @@ static int late_tuple(vx_jstate *st, vx_value *d, vx_value **out) {
             return vx_error_set(st->err, rc, "cannot set tuple field \"%s\"",
                                 SHOW(e->key, e->key_len));
         }
+    }
+    if (t && vx_tuple_fill_defaults(tv) != 0) {
+        vx_decref(tv);
+        return vx_error_set(st->err, VX_E_NOMEM, "out of memory building a tuple");
     }
     *out = tv;
     return 0;

@@ -41,8 +41,8 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d) {
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-int vx_datetime_from_parts(int year, int month, int day, int hour, int minute,
-                           int second, int micro, int64_t *us_out) {
+int vx_datetime_from_parts(int year, int month, int day, int hour, int minute, int second,
+                           int micro, int64_t *us_out) {
     if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 ||
         day > days_in_month(year, month) || hour < 0 || hour > 23 || minute < 0 ||
         minute > 59 || second < 0 || second > 59 || micro < 0 || micro > 999999)
@@ -132,12 +132,14 @@ int vx_datetime_parse(const char *s, size_t len, int64_t *us_out, vx_error *err)
     if (day < 0) return bad(err, s, len, "expected a 2-digit day");
     int hour = 0, minute = 0, second = 0, micro = 0, offset_min = 0;
     if (i < len) {
-        if (s[i] != ' ' && s[i] != 'T') return bad(err, s, len, "expected ' ' or 'T' after the date");
+        if (s[i] != ' ' && s[i] != 'T')
+            return bad(err, s, len, "expected ' ' or 'T' after the date");
         i++;
         hour = read_digits(s, len, &i, 2);
         if (hour < 0 || i >= len || s[i++] != ':') return bad(err, s, len, "expected HH:");
         minute = read_digits(s, len, &i, 2);
-        if (minute < 0 || i >= len || s[i++] != ':') return bad(err, s, len, "expected MM:");
+        if (minute < 0 || i >= len || s[i++] != ':')
+            return bad(err, s, len, "expected MM:");
         second = read_digits(s, len, &i, 2);
         if (second < 0) return bad(err, s, len, "expected SS");
         if (i < len && s[i] == '.') {

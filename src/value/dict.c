@@ -83,8 +83,7 @@ vx_value *vx_dict_get(const vx_value *dict, const char *key) {
     return key ? vx_dict_getn(dict, key, strlen(key)) : NULL;
 }
 
-int vx_dict_setn_trusted_new(vx_value *dict, const char *key, size_t key_len,
-                             vx_value *v) {
+int vx_dict_setn_trusted_new(vx_value *dict, const char *key, size_t key_len, vx_value *v) {
     vx_dict_impl *d = (vx_dict_impl *)dict;
     uint32_t hash = vx_hash_bytes(key, key_len);
     long i = d->len ? find(d, key, key_len, hash) : -1;
@@ -157,7 +156,8 @@ int vx_dict_deln(vx_value *dict, const char *key, size_t key_len) {
     if (i < 0) return VX_E_NOT_FOUND;
     free(d->entries[i].key);
     vx_decref(d->entries[i].value);
-    memmove(d->entries + i, d->entries + i + 1, (d->len - (size_t)i - 1) * sizeof *d->entries);
+    memmove(d->entries + i, d->entries + i + 1,
+            (d->len - (size_t)i - 1) * sizeof *d->entries);
     d->len--;
     if (d->index) {
         /* Positions shifted: rebuild (or drop the index for a small dict). */

@@ -141,7 +141,7 @@ int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
         f->short_name = dup_str(fields[i].short_name);
         f->json_exclude = fields[i].json_exclude;
         f->def =
-            fields[i].default_value ? vx_deep_copy(fields[i].default_value) : vx_null();
+            fields[i].default_value ? vx_clone(fields[i].default_value) : vx_null();
         t->sorted[i] = i;
         if (!f->name || (fields[i].short_name && !f->short_name) || !f->def) goto nomem;
     }
@@ -203,15 +203,17 @@ void vx_tuple_free_fields(vx_tuple_impl *t) {
     }
 }
 
-/* Defaults that are containers are copied so tuples never share a mutable
- * list or dict; scalars are immutable and simply shared. */
+/* A tuple's own instance of a field default. Registries are shared between
+ * threads (one codec per thread, one registry) and reference counts are not
+ * atomic, so a tuple never takes a reference to a registry default: immortal
+ * defaults (null, bools, small ints, "") are shared, everything else is
+ * copied. */
 static vx_value *default_for(const vx_value *def) {
-    vx_type ty = vx_typeof(def);
-    if (ty == VX_LIST || ty == VX_DICT || ty == VX_TUPLE) return vx_deep_copy(def);
-    return vx_incref((vx_value *)def);
+    if (def->refcount == VX_IMMORTAL) return (vx_value *)def;
+    return vx_clone(def);
 }
 
-vx_value *vx_tuple_new(const vx_tuple_type *type) {
+vx_value *vx_tuple_new_unset(const vx_tuple_type *type) {
     if (!type) return NULL;
     size_t n = type->n_fields;
     vx_tuple_impl *t = vx_mem_alloc(sizeof *t + n * sizeof t->slots[0]);
@@ -223,16 +225,27 @@ vx_value *vx_tuple_new(const vx_tuple_type *type) {
     t->name_len = 0;
     t->fields = t->slots;
     t->extra = NULL;
-    /* NULL first so a failed default leaves a tuple vx_decref can free. */
     for (size_t i = 0; i < n; i++) t->slots[i] = NULL;
-    for (size_t i = 0; i < n; i++) {
-        t->slots[i] = default_for(type->fields[i].def);
-        if (!t->slots[i]) {
-            vx_decref(&t->h);
-            return NULL;
-        }
-    }
     return &t->h;
+}
+
+int vx_tuple_fill_defaults(vx_value *v) {
+    vx_tuple_impl *t = (vx_tuple_impl *)v;
+    for (size_t i = 0; i < t->type->n_fields; i++) {
+        if (t->slots[i]) continue;
+        t->slots[i] = default_for(t->type->fields[i].def);
+        if (!t->slots[i]) return VX_E_NOMEM;
+    }
+    return 0;
+}
+
+vx_value *vx_tuple_new(const vx_tuple_type *type) {
+    vx_value *t = vx_tuple_new_unset(type);
+    if (t && vx_tuple_fill_defaults(t) != 0) {
+        vx_decref(t); /* NULL slots are fine for vx_decref */
+        return NULL;
+    }
+    return t;
 }
 
 vx_value *vx_tuple_new_untyped(const char *type_name) {

@@ -144,4 +144,13 @@ int vx_list_append_trusted_new(vx_value *list, vx_value *item);
 vx_value *vx_tuple_new_untypedn(const char *name, size_t len);
 int vx_tuple_untyped_setn_new(vx_value *tuple, const char *key, size_t len, vx_value *v);
 
+/* A typed tuple whose fields are all NULL: the decoder fills the fields it
+ * reads, then vx_tuple_fill_defaults gives the rest their defaults. A tuple
+ * must not escape with NULL fields. */
+vx_value *vx_tuple_new_unset(const vx_tuple_type *type);
+int vx_tuple_fill_defaults(vx_value *tuple);
+/* NEW value equal to `v` that shares no reference-counted block with it
+ * except immortal ones (deep for containers). NULL on OOM. */
+vx_value *vx_clone(const vx_value *v);
+
 #endif

@@ -193,6 +193,38 @@ static void test_tuple_defaults_are_copied_per_tuple(void **state) {
     vx_registry_free(reg);
 }
 
+/* Registries are shared by the codecs of several threads and reference
+ * counts are not atomic, so a tuple must never hold a counted reference to a
+ * registry default: it gets its own copy (immortal values aside). */
+static void test_tuple_defaults_share_no_counted_block_with_registry(void **state) {
+    vx_registry *reg = vx_registry_new();
+    vx_value *score = vx_float(0.5), *name = vx_str("anon"), *tags = vx_list();
+    vx_list_append_new(tags, vx_str("t"));
+    vx_field_def fields[] = {{"score", score, NULL, false},
+                             {"name", name, NULL, false},
+                             {"tags", tags, NULL, false},
+                             {"n", NULL, NULL, false}};
+    const vx_tuple_type *type;
+    assert_int_equal(vx_registry_add(reg, "t.T", NULL, fields, 4, &type, NULL), 0);
+    /* the registry keeps its own copies, not the caller's values */
+    assert_ptr_not_equal(vx_tuple_type_field_default(type, 0), score);
+    vx_decref(score);
+    vx_decref(name);
+    vx_decref(tags);
+    vx_value *t = vx_tuple_new(type);
+    for (size_t i = 0; i < 3; i++) {
+        assert_ptr_not_equal(vx_tuple_get_at(t, i), vx_tuple_type_field_default(type, i));
+        assert_true(vx_equal(vx_tuple_get_at(t, i), vx_tuple_type_field_default(type, i)));
+    }
+    assert_ptr_not_equal(vx_list_get(vx_tuple_get(t, "tags"), 0),
+                         vx_list_get(vx_tuple_type_field_default(type, 2), 0));
+    vx_value *c = vx_deep_copy(t);
+    assert_true(vx_equal(c, t));
+    vx_decref(c);
+    vx_decref(t);
+    vx_registry_free(reg);
+}
+
 static void test_C34_is_empty(void **state) {
     vx_payload *hello = vx_payload_new_hello("uuid-1", "server");
     assert_true(vx_payload_is_empty(hello));
@@ -244,6 +276,7 @@ int main(void) {
         cmocka_unit_test(test_C24_datetime_offsets_convert_to_utc),
         cmocka_unit_test(test_C32_registration_rules),
         cmocka_unit_test(test_tuple_defaults_are_copied_per_tuple),
+        cmocka_unit_test(test_tuple_defaults_share_no_counted_block_with_registry),
         cmocka_unit_test(test_C34_is_empty),
         cmocka_unit_test(test_payload_dates_strictly_increase),
         cmocka_unit_test(test_error_names),
