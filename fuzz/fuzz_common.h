@@ -121,7 +121,10 @@ static inline void fuzz_walk_value(const vx_value *v, fuzz_walk *w, int depth) {
         FUZZ_CHECK(vx_tuple_name(v) != NULL, "tuple without a name");
         for (size_t i = 0; i < vx_tuple_field_count(v); i++) {
             const char *name = vx_tuple_field_name_at(v, i);
-            FUZZ_CHECK(name != NULL && name[0] != '_' && name[0] != '\0',
+            /* Registered fields are non-empty; an untyped tuple keeps every
+             * non-underscore key it received, "" included (PROTOCOL §5.3). */
+            bool typed = vx_tuple_type_of(v) != NULL;
+            FUZZ_CHECK(name != NULL && name[0] != '_' && (!typed || name[0] != '\0'),
                        "tuple %s field %zu has a bad name", vx_tuple_name(v), i);
             fuzz_walk_value(vx_tuple_get_at(v, i), w, depth + 1);
         }
