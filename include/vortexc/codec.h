@@ -14,27 +14,27 @@ extern "C" {
 /* Every limit and switch of the codec; vx_codec_opts_init() sets the
  * documented defaults. */
 typedef struct vx_codec_opts {
-    size_t max_msg_bytes;  /* encoded msg without its '.'; default 16 MiB */
-    size_t max_json_bytes; /* inflated JSON; default 64 MiB */
-    int max_depth;         /* JSON nesting, top-level object = 1; default 64 */
-    int zlib_level;        /* 0-9 as zlib (up to 12 accepted), or the default
-                              VX_ZLIB_LEVEL_AUTO chosen by bench/codec */
-    bool compact;          /* ',' ':' separators instead of ", " ": " */
-    bool strict_decode;    /* unknown tuple types/fields and duplicate keys fail */
+    size_t max_msg_bytes;        /* encoded msg without its '.'; default 16 MiB */
+    size_t max_json_bytes;       /* inflated JSON; default 64 MiB */
+    int max_depth;               /* JSON nesting, top-level object = 1; default 64 */
+    int zlib_level;              /* 0-9 as zlib (up to 12 accepted), or the default
+                                    VX_ZLIB_LEVEL_AUTO chosen by bench/codec */
+    bool compact;                /* ',' ':' separators instead of ", " ": " */
+    bool strict_decode;          /* unknown tuple types/fields and duplicate keys fail */
     const vx_registry *registry; /* tuple types; NULL = none registered */
 } vx_codec_opts;
 
-#define VX_DEFAULT_MAX_MSG_BYTES (16u * 1024 * 1024)
+#define VX_DEFAULT_MAX_MSG_BYTES  (16u * 1024 * 1024)
 #define VX_DEFAULT_MAX_JSON_BYTES (64u * 1024 * 1024)
-#define VX_DEFAULT_MAX_DEPTH 64
+#define VX_DEFAULT_MAX_DEPTH      64
 /* The default compression policy, chosen by measurement (bench/codec):
  * JSON under VX_ZLIB_AUTO_SMALL_JSON bytes is compressed by zlib at level 9,
  * exactly as vortexpy does (libdeflate is larger there and no faster); larger
  * JSON by libdeflate at level 6, which is smaller than zlib 9 and several
  * times faster. Explicit levels 0-12 always use libdeflate. */
-#define VX_ZLIB_LEVEL_AUTO (-1)
+#define VX_ZLIB_LEVEL_AUTO      (-1)
 #define VX_ZLIB_AUTO_SMALL_JSON 4096
-#define VX_DEFAULT_ZLIB_LEVEL VX_ZLIB_LEVEL_AUTO
+#define VX_DEFAULT_ZLIB_LEVEL   VX_ZLIB_LEVEL_AUTO
 
 void vx_codec_opts_init(vx_codec_opts *opts);
 
@@ -81,8 +81,8 @@ int vx_msg_encode(const vx_payload *p, const vx_codec_opts *opts, vx_buf *out,
 /* Decode one gen1 msg (without its '.'). On success *out is a NEW payload.
  * Every failure is a distinct VX_E_* code (§2.2) with a message naming the
  * field or stage; *out is then NULL. */
-int vx_msg_decode(const char *msg, size_t len, const vx_codec_opts *opts,
-                  vx_payload **out, vx_error *err);
+int vx_msg_decode(const char *msg, size_t len, const vx_codec_opts *opts, vx_payload **out,
+                  vx_error *err);
 
 /* Generation of a msg by PROTOCOL §1.2: 1 (zlib inside base64), 2 ('{' raw
  * or base64), or VX_E_ZLIB / VX_E_BASE64 when it is neither. */
@@ -91,11 +91,11 @@ int vx_msg_generation(const char *msg, size_t len);
 /* ---- JSON level (the text inside the zlib stream) ---------------------- */
 
 /* Append the wire JSON of `p` (ASCII-only, keys in §3.1 order). */
-int vx_json_encode_payload(const vx_payload *p, const vx_codec_opts *opts,
-                           vx_buf *out, vx_error *err);
+int vx_json_encode_payload(const vx_payload *p, const vx_codec_opts *opts, vx_buf *out,
+                           vx_error *err);
 /* Append the wire JSON of any value (ints wrapped, tuples tagged...). */
-int vx_json_encode_value(const vx_value *v, const vx_codec_opts *opts,
-                         vx_buf *out, vx_error *err);
+int vx_json_encode_value(const vx_value *v, const vx_codec_opts *opts, vx_buf *out,
+                         vx_error *err);
 
 /* Decode wire JSON text of a payload (steps 5-8 of §2.2: UTF-8, JSON,
  * structure, values). *out is a NEW payload. */

@@ -47,9 +47,9 @@ enum {
     VX_E_NO_KEY = -45,
     VX_E_HANDLER = -46,
     /* library errors outside the protocol */
-    VX_E_NOMEM = -60,   /* allocation failed */
-    VX_E_INVAL = -61,   /* invalid argument (bad field name, wrong value type...) */
-    VX_E_EXISTS = -62,  /* a name that must be unique is already taken */
+    VX_E_NOMEM = -60,  /* allocation failed */
+    VX_E_INVAL = -61,  /* invalid argument (bad field name, wrong value type...) */
+    VX_E_EXISTS = -62, /* a name that must be unique is already taken */
     VX_E_NOT_FOUND = -63,
     VX_E_IO = -64,
 };

@@ -21,7 +21,7 @@ typedef int (*vx_reply_fn)(void *reply_data, vx_payload *reply, vx_error *err);
 typedef struct vx_route_ctx {
     const char *sender_uuid; /* may be NULL for local sends */
     const char *sender_name;
-    vx_reply_fn reply;       /* NULL: replies (incl. §7.4 error replies) are dropped */
+    vx_reply_fn reply; /* NULL: replies (incl. §7.4 error replies) are dropped */
     void *reply_data;
 } vx_route_ctx;
 

@@ -19,10 +19,10 @@ typedef struct vx_tuple_type vx_tuple_type;
 
 /* One field of a type being registered. */
 typedef struct vx_field_def {
-    const char *name;         /* non-empty, unique in the type, not starting with '_' */
-    vx_value *default_value;  /* BORROWED; deep-copied at registration; NULL = null */
-    const char *short_name;   /* optional, NULL for none (non-wire formats only) */
-    bool json_exclude;        /* non-wire formats only; still written on the wire */
+    const char *name;        /* non-empty, unique in the type, not starting with '_' */
+    vx_value *default_value; /* BORROWED; deep-copied at registration; NULL = null */
+    const char *short_name;  /* optional, NULL for none (non-wire formats only) */
+    bool json_exclude;       /* non-wire formats only; still written on the wire */
 } vx_field_def;
 
 vx_registry *vx_registry_new(void);
@@ -34,15 +34,14 @@ void vx_registry_free(vx_registry *reg);
  * duplicate or '_'-prefixed field name; the message names type and field.
  * On success *out (if non-NULL) is the BORROWED type, owned by `reg`. */
 int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
-                    const vx_field_def *fields, size_t n_fields,
-                    const vx_tuple_type **out, vx_error *err);
+                    const vx_field_def *fields, size_t n_fields, const vx_tuple_type **out,
+                    vx_error *err);
 
 /* BORROWED type, or NULL if `name` is not registered. */
 const vx_tuple_type *vx_registry_find(const vx_registry *reg, const char *name);
 const vx_tuple_type *vx_registry_findn(const vx_registry *reg, const char *name,
                                        size_t len);
-const vx_tuple_type *vx_registry_find_short(const vx_registry *reg,
-                                            const char *short_name);
+const vx_tuple_type *vx_registry_find_short(const vx_registry *reg, const char *short_name);
 size_t vx_registry_size(const vx_registry *reg);
 
 /* ---- types: field indexes are registration order ----------------------- */
@@ -75,7 +74,7 @@ const vx_tuple_type *vx_tuple_type_of(const vx_value *v);
  * one, the order fields were set in. */
 size_t vx_tuple_field_count(const vx_value *v);
 const char *vx_tuple_field_name_at(const vx_value *v, size_t index);
-vx_value *vx_tuple_get_at(const vx_value *v, size_t index); /* BORROWED */
+vx_value *vx_tuple_get_at(const vx_value *v, size_t index);         /* BORROWED */
 int vx_tuple_set_at_new(vx_value *v, size_t index, vx_value *item); /* steals */
 
 /* Fields by name. get: BORROWED or NULL if no such field. set: on a typed

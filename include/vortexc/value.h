@@ -138,8 +138,8 @@ vx_value *vx_deep_copy(const vx_value *v);
 
 /* Microseconds since the epoch for a UTC calendar time; VX_E_BAD_VALUE if a
  * field is out of range. */
-int vx_datetime_from_parts(int year, int month, int day, int hour, int minute,
-                           int second, int micro, int64_t *us_out);
+int vx_datetime_from_parts(int year, int month, int day, int hour, int minute, int second,
+                           int micro, int64_t *us_out);
 void vx_datetime_to_parts(int64_t us, int *year, int *month, int *day, int *hour,
                           int *minute, int *second, int *micro);
 /* Write "YYYY-MM-DD HH:MM:SS.ffffff" (26 chars + NUL) into buf[27]. */

@@ -19,7 +19,7 @@ size_t vx_base64_decoded_max(size_t len);
  * data length that is not a multiple of 4, or '=' outside the last two
  * positions. Returns 0 and sets *out_len, or -1 with the byte offset of the
  * problem in *bad_at. Non-zero padding bits are ignored. */
-int vx_base64_decode(const char *in, size_t len, uint8_t *out, size_t *out_len,
-                     int skip_ws, size_t *bad_at);
+int vx_base64_decode(const char *in, size_t len, uint8_t *out, size_t *out_len, int skip_ws,
+                     size_t *bad_at);
 
 #endif

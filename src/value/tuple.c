@@ -140,8 +140,7 @@ int vx_registry_add(vx_registry *reg, const char *name, const char *short_name,
         f->name_len = strlen(fields[i].name);
         f->short_name = dup_str(fields[i].short_name);
         f->json_exclude = fields[i].json_exclude;
-        f->def =
-            fields[i].default_value ? vx_clone(fields[i].default_value) : vx_null();
+        f->def = fields[i].default_value ? vx_clone(fields[i].default_value) : vx_null();
         t->sorted[i] = i;
         if (!f->name || (fields[i].short_name && !f->short_name) || !f->def) goto nomem;
     }

@@ -28,10 +28,10 @@ static void test_scalars_keep_type_and_value(void **state) {
 }
 
 static void test_str_rejects_invalid_utf8(void **state) {
-    assert_null(vx_str("\xc0\xaf"));         /* overlong '/' */
-    assert_null(vx_str("\xed\xa0\x80"));     /* UTF-16 surrogate */
-    assert_null(vx_str("\xf4\x90\x80\x80")); /* above U+10FFFF */
-    assert_null(vx_str("\xe2\x82"));         /* truncated */
+    assert_null(vx_str("\xc0\xaf"));           /* overlong '/' */
+    assert_null(vx_str("\xed\xa0\x80"));       /* UTF-16 surrogate */
+    assert_null(vx_str("\xf4\x90\x80\x80"));   /* above U+10FFFF */
+    assert_null(vx_str("\xe2\x82"));           /* truncated */
     vx_value *ok = vx_str("\xf0\x9f\x98\x80"); /* U+1F600 */
     assert_non_null(ok);
     vx_decref(ok);
@@ -119,12 +119,20 @@ static void test_C23_datetime_decoder_forms(void **state) {
     assert_true(parse_ok("1-01-01 00:00:00.000000") == year1); /* Python's %Y of year 1 */
     vx_error err;
     int64_t us;
-    const char *bad[] = {"2017-01-12 14:24:42.1234567", "2017-13-01", "2017-01-12 24:00:00",
-                         "2017-01-12 10:60:00",         "yesterday",  "2017-01-12 14:24",
-                         "2017-01-12 14:24:42+0",       "0000-01-01", "2017-01-12 14:24:42 ",
-                         "9999-12-31 23:59:59-01:00",   ""};
+    const char *bad[] = {"2017-01-12 14:24:42.1234567",
+                         "2017-13-01",
+                         "2017-01-12 24:00:00",
+                         "2017-01-12 10:60:00",
+                         "yesterday",
+                         "2017-01-12 14:24",
+                         "2017-01-12 14:24:42+0",
+                         "0000-01-01",
+                         "2017-01-12 14:24:42 ",
+                         "9999-12-31 23:59:59-01:00",
+                         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(vx_datetime_parse(bad[i], strlen(bad[i]), &us, &err), VX_E_BAD_VALUE);
+        assert_int_equal(vx_datetime_parse(bad[i], strlen(bad[i]), &us, &err),
+                         VX_E_BAD_VALUE);
         assert_int_equal(err.code, VX_E_BAD_VALUE);
         assert_non_null(strstr(err.message, "bad datetime"));
     }
@@ -146,13 +154,15 @@ static void test_C32_registration_rules(void **state) {
     assert_int_equal(vx_registry_add(reg, "t.Ok", NULL, ok, 2, NULL, &err), VX_E_EXISTS);
     assert_non_null(strstr(err.message, "t.Ok"));
     vx_field_def under[] = {{"_hidden", NULL, NULL, false}};
-    assert_int_equal(vx_registry_add(reg, "t.Under", NULL, under, 1, NULL, &err), VX_E_INVAL);
+    assert_int_equal(vx_registry_add(reg, "t.Under", NULL, under, 1, NULL, &err),
+                     VX_E_INVAL);
     assert_non_null(strstr(err.message, "t.Under"));
     assert_non_null(strstr(err.message, "_hidden"));
     vx_field_def dup[] = {{"x", NULL, NULL, false}, {"x", NULL, NULL, false}};
     assert_int_equal(vx_registry_add(reg, "t.Dup", NULL, dup, 2, NULL, &err), VX_E_INVAL);
     vx_field_def empty[] = {{"", NULL, NULL, false}};
-    assert_int_equal(vx_registry_add(reg, "t.Empty", NULL, empty, 1, NULL, &err), VX_E_INVAL);
+    assert_int_equal(vx_registry_add(reg, "t.Empty", NULL, empty, 1, NULL, &err),
+                     VX_E_INVAL);
     assert_int_equal(vx_registry_add(reg, "", NULL, ok, 2, NULL, &err), VX_E_INVAL);
     assert_null(vx_registry_find(reg, "t.Under"));
     assert_int_equal(vx_registry_size(reg), 1);
