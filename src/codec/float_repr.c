@@ -12,6 +12,7 @@
  * Before it, values with at most 4 decimals and under 2^40 (prices, counts)
  * take an even shorter exact route, shortest_short(). */
 #include "float_repr.h"
+#include "digits.h"
 
 #include <locale.h>
 #include <pthread.h>
@@ -251,20 +252,6 @@ static bool shortest_fast(uint64_t bits, uint64_t *digits, int *dexp) {
     return true;
 }
 
-static const char DIGIT_PAIRS[201] = "00010203040506070809"
-                                     "10111213141516171819"
-                                     "20212223242526272829"
-                                     "30313233343536373839"
-                                     "40414243444546474849"
-                                     "50515253545556575859"
-                                     "60616263646566676869"
-                                     "70717273747576777879"
-                                     "80818283848586878889"
-                                     "90919293949596979899";
-
-static inline void put2(char *o, uint32_t v) {
-    memcpy(o, DIGIT_PAIRS + 2 * v, 2);
-}
 
 /* Eight digits of v < 10^8 at o, as two independent halves (shorter
  * dependency chains than peeling one pair at a time). */

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "codec/base64.h"
+#include "codec/digits.h"
 #include "codec/float_repr.h"
 #include "codec/json_encode_impl.h"
 
@@ -41,20 +42,6 @@ const vx_jenc_lit vx_jenc_lits[2][VX_JL_COUNT] = {
     },
 };
 
-static const char DIGIT_PAIRS[201] = "00010203040506070809"
-                                     "10111213141516171819"
-                                     "20212223242526272829"
-                                     "30313233343536373839"
-                                     "40414243444546474849"
-                                     "50515253545556575859"
-                                     "60616263646566676869"
-                                     "70717273747576777879"
-                                     "80818283848586878889"
-                                     "90919293949596979899";
-
-static inline void put2(char *o, unsigned v) {
-    memcpy(o, DIGIT_PAIRS + 2 * v, 2);
-}
 
 /* Decimal text of i at o (room for 20); returns its length. */
 static size_t put_i64(char *o, int64_t i) {
