@@ -61,44 +61,6 @@ size_t vx_json_utf8_check(const char *str, size_t len) {
     return len;
 }
 
-/* ---- lexical helpers ------------------------------------------------------ */
-
-static const uint8_t ws_tab[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
-
-static inline const char *skip_ws(const char *p, const char *end) {
-    if (p < end && (unsigned char)*p > ' ') return p; /* the usual case */
-    while (p < end && ws_tab[(unsigned char)*p]) p++;
-    return p;
-}
-
-/* Bytes that end a plain run inside a string: '"', '\\' and controls. */
-static const uint8_t str_stop[256] = {
-    [0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
-    1,       1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
-};
-
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* True if any byte of w is '"', '\\' or below 0x20 (no false negatives; an
- * exact byte test follows). */
-static inline bool word_has_stop(uint64_t w) {
-    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-    uint64_t t = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w);
-    return (t & HIGHS) != 0;
-}
-
-static inline const char *scan_plain(const char *p, const char *end) {
-    while (end - p >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        if (word_has_stop(w)) break;
-        p += 8;
-    }
-    while (p < end && !str_stop[(unsigned char)*p]) p++;
-    return p;
-}
-
 static int syntax(vx_jstate *st, const char *p, const char *what) {
     return vx_error_set(st->err, VX_E_JSON, "JSON syntax error at byte offset %zu: %s",
                         (size_t)(p - st->start), what);
@@ -141,7 +103,7 @@ static int hex4(const char *p, unsigned *out) {
 static int parse_string(vx_jstate *st, const char **pp, const char **out, size_t *len,
                         bool *escaped) {
     const char *q0 = *pp, *s = q0 + 1, *end = st->end;
-    const char *p = scan_plain(s, end);
+    const char *p = vx_jscan_plain(s, end);
     if (p < end && *p == '"') {
         *out = s;
         *len = (size_t)(p - s);
@@ -215,7 +177,7 @@ static int parse_string(vx_jstate *st, const char **pp, const char **out, size_t
         default:
             return syntax(st, p - 2, "invalid escape in string");
         }
-        const char *r = scan_plain(p, end);
+        const char *r = vx_jscan_plain(p, end);
         size_t run = (size_t)(r - p);
         if (grow(st, &st->scratch, &st->scratch_cap, n + run)) return VX_E_NOMEM;
         memcpy(st->scratch + n, p, run);
@@ -404,9 +366,9 @@ static int object_key(vx_jstate *st, vx_jframe *f, const char **pp) {
     size_t len;
     bool esc;
     if (parse_string(st, pp, &k, &len, &esc)) return VX_E_JSON;
-    const char *p = skip_ws(*pp, st->end);
+    const char *p = vx_jskip_ws(*pp, st->end);
     if (p >= st->end || *p != ':') return syntax(st, p, "expected ':' after a key");
-    *pp = skip_ws(p + 1, st->end);
+    *pp = vx_jskip_ws(p + 1, st->end);
     return set_key(st, f, k, len, esc, at);
 }
 
@@ -557,13 +519,13 @@ static int wrap_scalar(vx_jstate *st, vx_jframe *f, const char **pp) {
  * takes the general path from the unchanged *pp), or an error from the
  * value itself (which the general path would report identically). */
 static int wrap_inline(vx_jstate *st, int ft, const char **pp, vx_value **out) {
-    const char *q = skip_ws(*pp, st->end), *end = st->end;
+    const char *q = vx_jskip_ws(*pp, st->end), *end = st->end;
     if (q >= end || *q != ',') return 0;
-    q = skip_ws(q + 1, end);
+    q = vx_jskip_ws(q + 1, end);
     if (end - q < 5 || memcmp(q, "\"_fd\"", 5) != 0) return 0;
-    q = skip_ws(q + 5, end);
+    q = vx_jskip_ws(q + 5, end);
     if (q >= end || *q != ':') return 0;
-    q = skip_ws(q + 1, end);
+    q = vx_jskip_ws(q + 1, end);
     if (q >= end) return 0;
     vx_jtok t;
     t.type = TK_NULL;
@@ -587,7 +549,7 @@ static int wrap_inline(vx_jstate *st, int ft, const char **pp, vx_value **out) {
     } else {
         return 0;
     }
-    q = skip_ws(q, end);
+    q = vx_jskip_ws(q, end);
     if (q >= end || *q != '}') return 0;
     int rc = vx_jwrap_make(st, ft, NULL, 0, &t, out);
     if (rc) return rc;
@@ -595,43 +557,16 @@ static int wrap_inline(vx_jstate *st, int ft, const char **pp, vx_value **out) {
     return 1;
 }
 
-/* Typed tuple frame: is the key at *pp the next field in sorted order (as
- * encoders write them)? Then route it with one memcmp instead of scanning.
- * The name must hold no byte that JSON would escape, or the raw text could
- * match while meaning something else. */
-static bool tuple_key_fast(vx_jstate *st, vx_jframe *f, const char **pp) {
-    const vx_tuple_type *t = VX_AS(vx_tuple_impl, f->v)->type;
-    if (f->hint >= t->n_fields) return false;
-    size_t i = t->sorted[f->hint];
-    const char *name = t->fields[i].name, *p = *pp;
-    size_t n = t->fields[i].name_len;
-    if ((size_t)(st->end - p) < n + 3 || p[n + 1] != '"' || memcmp(p + 1, name, n) != 0)
-        return false;
-    if (st->plain_names != t) {
-        for (size_t j = 0; j < t->n_fields; j++)
-            for (size_t k = 0; k < t->fields[j].name_len; k++)
-                if (str_stop[(unsigned char)t->fields[j].name[k]]) return false;
-        st->plain_names = t;
-    }
-    p = skip_ws(p + n + 2, st->end);
-    if (p >= st->end || *p != ':') return false;
-    *pp = skip_ws(p + 1, st->end);
-    f->hint++;
-    f->slot = JS_FIELD;
-    f->field = (int32_t)i;
-    return true;
-}
-
 /* After "_ct": "rt" at *pp: expect "_c" next (the fast path) or fall back to
  * collecting a dict converted at close. */
 static int open_tuple(vx_jstate *st, const char **pp, const char *obj, bool plain) {
-    const char *p = skip_ws(*pp, st->end), *end = st->end;
+    const char *p = vx_jskip_ws(*pp, st->end), *end = st->end;
     if (p < end && *p == '}')
         return vx_error_set(st->err, VX_E_TUPLE_NO_TYPE,
                             "tuple object (_ct \"rt\") at byte offset %zu has no _c",
                             (size_t)(obj - st->start));
     if (p >= end || *p != ',') return syntax(st, p, "expected ',' or '}'");
-    p = skip_ws(p + 1, end);
+    p = vx_jskip_ws(p + 1, end);
     if (p >= end || *p != '"') return syntax(st, p, "expected a key");
     const char *k, *at = p;
     size_t len;
@@ -643,9 +578,9 @@ static int open_tuple(vx_jstate *st, const char **pp, const char *obj, bool plai
     } else {
         FAIL(parse_string(st, &p, &k, &len, &esc));
     }
-    p = skip_ws(p, end);
+    p = vx_jskip_ws(p, end);
     if (p >= end || *p != ':') return syntax(st, p, "expected ':' after a key");
-    p = skip_ws(p + 1, end);
+    p = vx_jskip_ws(p + 1, end);
     if (p >= end) return syntax(st, p, "unexpected end of input, expected a value");
     if (!key_is(k, len, "_c", 2)) {
         vx_jframe *f = push(st, JK_DICT, obj, plain);
@@ -703,7 +638,23 @@ static int open_object(vx_jstate *st, const char **pp, vx_value **out) {
     bool plain = child_plain(st);
     bool top_payload = st->sp == 0 && st->mode == MODE_PAYLOAD;
     if (st->sp >= (size_t)st->max_depth) return depth_error(st, obj);
-    const char *p = skip_ws(obj + 1, end);
+    if (!plain && !top_payload && !st->strict) {
+        const char *q = obj;
+        const vx_tuple_type *t = vx_jtuple_open_fast(st, &q);
+        if (t) { /* the next row of a tuples list: as open_tuple would */
+            vx_value *tv = vx_tuple_new_unset(t);
+            if (!tv) return nomem(st);
+            vx_jframe *f = push(st, JK_TUPLE, obj, plain);
+            if (!f) {
+                vx_decref(tv);
+                return st->err ? st->err->code : VX_E_DEPTH;
+            }
+            f->v = tv;
+            *pp = q;
+            return OPEN_AFTER;
+        }
+    }
+    const char *p = vx_jskip_ws(obj + 1, end);
     if (p >= end) return syntax(st, p, "unexpected end of input in object");
     if (*p == '}') {
         *pp = p + 1;
@@ -724,9 +675,9 @@ static int open_object(vx_jstate *st, const char **pp, vx_value **out) {
     } else {
         FAIL(parse_string(st, &p, &k, &len, &esc));
     }
-    p = skip_ws(p, end);
+    p = vx_jskip_ws(p, end);
     if (p >= end || *p != ':') return syntax(st, p, "expected ':' after a key");
-    p = skip_ws(p + 1, end);
+    p = vx_jskip_ws(p + 1, end);
     if (p >= end) return syntax(st, p, "unexpected end of input, expected a value");
     if (!plain && len == 3 && k[0] == '_' && k[2] == 't' && (k[1] == 'c' || k[1] == 'f')) {
         bool ct = k[1] == 'c';
@@ -867,7 +818,7 @@ static int run(vx_jstate *st, vx_value **result) {
     int rc;
 
 value:
-    p = skip_ws(p, end);
+    p = vx_jskip_ws(p, end);
     if (p >= end) return syntax(st, p, "unexpected end of input, expected a value");
     num_token = false;
     f = st->sp ? top(st) : NULL;
@@ -886,7 +837,7 @@ value:
         if (!push(st, JK_LIST, p, child_plain(st))) return st->err ? st->err->code : -1;
         f = top(st);
         if (!(f->v = vx_list())) return nomem(st);
-        p = skip_ws(p + 1, end);
+        p = vx_jskip_ws(p + 1, end);
         if (p < end && *p == ']') {
             p++;
             v = f->v;
@@ -943,7 +894,7 @@ value:
 
 deliver:
     if (st->sp == 0) {
-        p = skip_ws(p, end);
+        p = vx_jskip_ws(p, end);
         if (p < end) {
             vx_decref(v);
             return syntax(st, p, "trailing data after the JSON value");
@@ -956,9 +907,19 @@ deliver:
     if (rc) return rc;
 
 after:
-    p = skip_ws(p, end);
+    p = vx_jskip_ws(p, end);
     if (p >= end) return syntax(st, p, "unexpected end of input");
     f = top(st);
+    if (f->kind == JK_TUPLE && !st->strict) {
+        rc = vx_jtuple_body(st, f, &p);
+        if (rc < 0) return rc;
+        if (rc == VX_JBODY_VALUE) goto value;
+        if (rc == VX_JBODY_CLOSE) {
+            FAIL(close_object(st, &v));
+            goto deliver;
+        }
+        if (p >= end) return syntax(st, p, "unexpected end of input");
+    }
     if (f->kind == JK_LIST) {
         if (*p == ',') {
             p++;
@@ -974,9 +935,8 @@ after:
         return syntax(st, p, "expected ',' or ']'");
     }
     if (*p == ',') {
-        p = skip_ws(p + 1, end);
+        p = vx_jskip_ws(p + 1, end);
         if (p >= end || *p != '"') return syntax(st, p, "expected a key");
-        if (f->kind == JK_TUPLE && !st->strict && tuple_key_fast(st, f, &p)) goto value;
         FAIL(object_key(st, f, &p));
         goto value;
     }
@@ -1011,6 +971,7 @@ static int decode(const char *json, size_t len, int mode, const vx_codec_opts *o
     st->err = err;
     st->frames = st->inline_frames;
     st->cap = VX_JFRAMES_INLINE;
+    st->keys.type = NULL;
 
     vx_error local;
     if (!err) st->err = &local; /* the code is read back from st->err */
@@ -1035,7 +996,7 @@ int vx_json_decode_payload(const char *json, size_t len, const vx_codec_opts *op
     if (!out) return vx_error_set(err, VX_E_INVAL, "out is NULL");
     *out = NULL;
     int depth = opts ? opts->max_depth : VX_DEFAULT_MAX_DEPTH;
-    const char *p = json ? skip_ws(json, json + len) : NULL;
+    const char *p = json ? vx_jskip_ws(json, json + len) : NULL;
     if (!p || p == json + len || *p != '{') {
         /* Not an object: a syntax error if it is not JSON at all. */
         vx_value *v;

@@ -25,46 +25,32 @@ static inline bool is_digit(char c) {
  * and the clamp keeps the arithmetic below from overflowing. */
 #define EXP_CLAMP 1000000000LL
 
+/* Two passes: find the digit runs first, then read the significant digits
+ * from them. Cheaper than deciding per digit what it counts for, and the
+ * wire's floats are long (Python writes 17 significant digits). */
 size_t vx_numlit_scan(const char *p, const char *end, vx_numlit *n, const char **bad) {
     const char *s = p;
-    uint64_t mant = 0;
-    int64_t ndig = 0, ntrail = 0, nfrac = 0;
     n->neg = false;
     n->has_frac = n->has_exp = false;
     if (p < end && *p == '-') {
         n->neg = true;
         p++;
     }
-    if (p >= end || !is_digit(*p)) goto fail;
-    if (*p == '0') {
-        p++;
-        if (p < end && is_digit(*p)) goto fail; /* leading zero */
-    } else {
-        while (p < end && is_digit(*p)) {
-            unsigned d = (unsigned)(*p - '0');
-            if (ndig < 19) mant = mant * 10 + d;
-            ndig++;
-            ntrail = d ? 0 : ntrail + 1;
-            p++;
-        }
+    const char *ip = p; /* integer digits [ip, ie) */
+    const char *ie = p = vx_jskip_digits(p, end);
+    if (ie == ip) goto fail;
+    if (*ip == '0' && ie - ip > 1) { /* leading zero */
+        p = ip + 1;
+        goto fail;
     }
+    const char *fp = p, *fe = p; /* fraction digits [fp, fe) */
     if (p < end && *p == '.') {
         n->has_frac = true;
-        p++;
-        if (p >= end || !is_digit(*p)) goto fail;
-        while (p < end && is_digit(*p)) {
-            unsigned d = (unsigned)(*p - '0');
-            nfrac++;
-            if (ndig == 0 && d == 0) {
-                p++; /* leading zero of 0.00x: only shifts the exponent */
-                continue;
-            }
-            if (ndig < 19) mant = mant * 10 + d;
-            ndig++;
-            ntrail = d ? 0 : ntrail + 1;
-            p++;
-        }
+        fp = p + 1;
+        fe = p = vx_jskip_digits(fp, end);
+        if (fe == fp) goto fail;
     }
+    int64_t nfrac = fe - fp;
     int64_t e = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         n->has_exp = true;
@@ -77,6 +63,23 @@ size_t vx_numlit_scan(const char *p, const char *end, vx_numlit *n, const char *
             p++;
         }
         if (eneg) e = -e;
+    }
+    /* Significant digits: the integer part unless it is "0", then the
+     * fraction, whose leading zeros (0.00x) only shift the exponent when no
+     * integer digit came first. */
+    if (*ip == '0') ip = ie;
+    if (ip == ie)
+        while (fp < fe && *fp == '0') fp++;
+    int64_t ndig = (ie - ip) + (fe - fp);
+    int64_t k1 = ie - ip < 19 ? ie - ip : 19, k2 = fe - fp < 19 - k1 ? fe - fp : 19 - k1;
+    uint64_t mant = vx_jdigits_value(vx_jdigits_value(0, ip, (size_t)k1), fp, (size_t)k2);
+    const char *q = fe;
+    while (q > fp && q[-1] == '0') q--;
+    int64_t ntrail = fe - q;
+    if (q == fp) { /* the whole fraction was zeros: count on into the integer */
+        q = ie;
+        while (q > ip && q[-1] == '0') q--;
+        ntrail += ie - q;
     }
     n->s = s;
     n->len = (size_t)(p - s);

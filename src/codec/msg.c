@@ -137,8 +137,8 @@ int vx_codec_unwrap(vx_codec *c, const char *msg, size_t len, const char **json,
 int vx_codec_decode(vx_codec *c, const char *msg, size_t len, vx_payload **out,
                     vx_error *err) {
     *out = NULL;
-    const char *json;
-    size_t json_len;
+    const char *json = NULL;
+    size_t json_len = 0;
     int rc = vx_codec_unwrap(c, msg, len, &json, &json_len, err);
     if (rc == 0) rc = vx_json_decode_payload(json, json_len, &c->opts, out, err);
     if (rc) *out = NULL;

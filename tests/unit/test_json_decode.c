@@ -1006,10 +1006,76 @@ static void test_C30_untyped_tuple_keeps_every_key(void **state) {
                      VX_E_TUPLE_NO_TYPE);
 }
 
+/* The decoder has a fast path for tuple rows written the way vortexpy and
+ * VortexC write them (fields sorted, ", " separators, ints and datetimes
+ * wrapped). Every other spelling of the same row must decode to the same
+ * tuple through the general path. */
+static void test_C29_tuple_rows_in_any_spelling_decode_alike(void **state) {
+    vx_registry *reg = vxt_test_registry_new();
+    vx_codec_opts o;
+    vxt_opts(&o, reg, VX_DEFAULT_ZLIB_LEVEL, false);
+    const vx_tuple_type *t = vx_registry_find(reg, "test.BenchRow");
+    vx_value *want = vx_tuple_new(t);
+    int64_t created;
+    vx_datetime_from_parts(2017, 1, 12, 14, 24, 42, 123456, &created);
+    vx_tuple_set_new(want, "id", vx_int(7));
+    vx_tuple_set_new(want, "name", vx_str("row-7"));
+    vx_tuple_set_new(want, "code", vx_str("C7"));
+    vx_tuple_set_new(want, "qty", vx_int(-3000000000LL));
+    vx_tuple_set_new(want, "price", vx_float(1.75));
+    vx_tuple_set_new(want, "ratio", vx_float(0.14285714285714285));
+    vx_tuple_set_new(want, "created", vx_datetime(created));
+    vx_tuple_set_new(want, "active", vx_bool(true));
+    static const char *const rows[] = {
+        /* canonical */
+        "{\"_ct\": \"rt\", \"_c\": \"test.BenchRow\", \"active\": true, \"code\": \"C7\", "
+        "\"created\": {\"_ft\": \"datetime\", \"_fd\": \"2017-01-12 14:24:42.123456\"}, "
+        "\"deleted\": false, \"id\": {\"_ft\": \"int\", \"_fd\": 7}, \"name\": \"row-7\", "
+        "\"price\": 1.75, \"qty\": {\"_ft\": \"int\", \"_fd\": -3000000000}, \"ratio\": "
+        "0.14285714285714285, \"updated\": null}",
+        /* compact separators */
+        "{\"_ct\":\"rt\",\"_c\":\"test.BenchRow\",\"active\":true,\"code\":\"C7\","
+        "\"created\":{\"_ft\":\"datetime\",\"_fd\":\"2017-01-12 14:24:42.123456\"},"
+        "\"deleted\":false,\"id\":{\"_ft\":\"int\",\"_fd\":7},\"name\":\"row-7\","
+        "\"price\":1.75,\"qty\":{\"_ft\":\"int\",\"_fd\":-3000000000},\"ratio\":"
+        "0.14285714285714285,\"updated\":null}",
+        /* reversed field order, _c before _ct, missing fields left to defaults */
+        "{\"ratio\": 0.14285714285714285, \"qty\": {\"_fd\": -3000000000, \"_ft\": "
+        "\"int\"}, "
+        "\"price\": 1.75, \"name\": \"row-7\", \"id\": 7, \"created\": {\"_ft\": "
+        "\"datetime\", \"_fd\": \"2017-01-12T16:24:42.123456+02:00\"}, \"code\": \"C7\", "
+        "\"active\": true, \"_c\": \"test.BenchRow\", \"_ct\": \"rt\"}",
+        /* escaped keys, unknown and underscore fields, odd whitespace, string int */
+        "{ \"_ct\" : \"rt\" ,\n\t\"_c\":\"test.BenchRow\", \"\\u0061ctive\": true, "
+        "\"bogus\": {\"_ft\": \"int\", \"_fd\": 1}, \"_x\": 1, \"c\\u006fde\": "
+        "\"C\\u0037\", "
+        "\"created\": {\"_ft\": \"datetime\", \"_fd\": \"2017-01-12 14:24:42.123456Z\"}, "
+        "\"id\": {\"_ft\": \"int\", \"_fd\": \"7\"}, \"name\" :\"row-7\", \"price\": "
+        "175e-2, "
+        "\"qty\": {\"_ft\": \"int\", \"_fd\": -3e9}, \"ratio\": {\"_ft\": \"float\", "
+        "\"_fd\": "
+        "\"0.14285714285714285\"}}",
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        vx_value *got = NULL;
+        vx_error err;
+        int rc = vx_json_decode_value(rows[i], strlen(rows[i]), &o, &got, &err);
+        if (rc) fail_msg("row %zu: %s", i, err.message);
+        if (!vx_equal(got, want)) {
+            char *d = vxt_diff(want, got);
+            fail_msg("row %zu decodes differently: %s", i, d);
+        }
+        vx_decref(got);
+    }
+    vx_decref(want);
+    vx_registry_free(reg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_C03_accepts_any_separators_and_whitespace),
         cmocka_unit_test(test_C30_untyped_tuple_keeps_every_key),
+        cmocka_unit_test(test_C29_tuple_rows_in_any_spelling_decode_alike),
         cmocka_unit_test(test_C10_invalid_utf8_fails_with_VX_E_UTF8),
         cmocka_unit_test(test_C10_truncated_json_and_nan_fail_with_VX_E_JSON),
         cmocka_unit_test(test_json_syntax_errors_give_offsets),
