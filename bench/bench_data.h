@@ -126,6 +126,91 @@ fail:
     return NULL;
 }
 
+/* One vector's JSON text and vortexpy's msg of it (both NEW copies). */
+typedef struct bd_text {
+    char *name;
+    char *json;
+    size_t json_len;
+    char *msg; /* vortexMsg, trailing '.' (if any) removed */
+    size_t msg_len;
+} bd_text;
+
+static inline void bd_free_texts(bd_text *t, size_t n) {
+    for (size_t i = 0; t && i < n; i++) {
+        free(t[i].name);
+        free(t[i].json);
+        free(t[i].msg);
+    }
+    free(t);
+}
+
+static inline char *bd_dup(const char *s, size_t len) {
+    char *d = malloc(len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+/* NEW array of every vector of `file` whose "json" text is shorter than
+ * `max_json` bytes, in file order; *n is its length. NULL with a message in
+ * `err` when the file cannot be read or holds no such vector. */
+static inline bd_text *bd_load_small_vectors(const char *file, size_t max_json, size_t *n,
+                                             vx_error *err) {
+    size_t len, cap = 0;
+    *n = 0;
+    char *text = bd_read_file(file, &len);
+    if (!text) {
+        vx_error_set(err, VX_E_IO, "cannot read %s", file);
+        return NULL;
+    }
+    bd_text *out = NULL;
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        size_t l = end ? (size_t)(end - line) : strlen(line);
+        vx_value *v = NULL;
+        if (l > 0 && vx_json_parse_plain(line, l, 64, &v, NULL) == 0) {
+            const vx_value *j = vx_dict_get(v, "json"), *m = vx_dict_get(v, "vortexMsg"),
+                           *nm = vx_dict_get(v, "name");
+            if (vx_typeof(j) == VX_STR && vx_typeof(m) == VX_STR &&
+                vx_typeof(nm) == VX_STR && vx_str_len(j) < max_json) {
+                if (*n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    bd_text *g = realloc(out, cap * sizeof *out);
+                    if (!g) {
+                        vx_decref(v);
+                        break;
+                    }
+                    out = g;
+                }
+                size_t ml = vx_str_len(m);
+                if (ml && vx_str_value(m)[ml - 1] == '.') ml--;
+                bd_text *t = &out[(*n)++];
+                t->name = bd_dup(vx_str_value(nm), vx_str_len(nm));
+                t->json = bd_dup(vx_str_value(j), vx_str_len(j));
+                t->json_len = vx_str_len(j);
+                t->msg = bd_dup(vx_str_value(m), ml);
+                t->msg_len = ml;
+                if (!t->name || !t->json || !t->msg) {
+                    vx_decref(v);
+                    break;
+                }
+            }
+        }
+        vx_decref(v);
+        line += l + (end ? 1 : 0);
+    }
+    free(text);
+    if (*n == 0) {
+        vx_error_set(err, VX_E_NOT_FOUND, "no vector with JSON under %zu B in %s", max_json,
+                     file);
+        bd_free_texts(out, 0);
+        return NULL;
+    }
+    return out;
+}
+
 /* Plain 4-characters-at-a-time base64 decoder (no whitespace skipping, the
  * vectors have none). Returns the decoded length, or -1 on bad input. */
 static inline long bd_b64_decode(const char *in, size_t len, uint8_t *out) {

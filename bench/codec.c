@@ -18,13 +18,12 @@
 #include <vortexc/codec.h>
 #include <vortexc/router.h>
 
-#include "codec/base64.h"
-
 #include "bench_data.h"
+#include "bench_ops.h"
+#include "bench_policy.h"
 #include "bench_timing.h"
 
 #ifdef VX_HAVE_YAJL
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_version.h>
 #endif
 
@@ -34,6 +33,8 @@
 #define ROUTER_OTHERS 100000
 #define ZLIB_MAX      9
 #define LD_MAX        12
+#define SMALL_VECTOR  "filt_key_string"
+#define VECTORS       VX_TEST_VECTORS "/vortexpy-0.3.1.jsonl"
 
 /* One benchmark input: a payload, its JSON as our encoder writes it, its msg
  * at the default level, and the zlib-9 stream vortexpy would send. */
@@ -50,184 +51,39 @@ typedef struct input {
     double lus[LD_MAX + 1];
 } input;
 
-/* Everything an operation under test may need; each op uses a few fields. */
-typedef struct op_ctx {
-    vx_codec *codec;
-    const vx_codec_opts *opts;
-    vx_payload *p;
-    const char *in;
-    size_t in_len;
-    vx_buf out;
-    uint8_t *scratch, *scratch2;
-    size_t scratch_cap, scratch2_cap;
-    struct libdeflate_compressor *lc;
-    struct libdeflate_decompressor *ld;
-    z_stream zs;
-    vx_router *router;
-    vx_route_ctx rctx;
-} op_ctx;
+/* ---- compression policy ------------------------------------------------ */
 
-/* ---- operations under test --------------------------------------------- */
+/* The library and level vx_zlib_compress really uses for `level` and a JSON
+ * text of `len` bytes. Mirrors src/codec/deflate.c; codec_section checks the
+ * codec's output against it byte for byte and says so if they part. */
+typedef struct zchoice {
+    bool zlib; /* zlib's deflate (else libdeflate) */
+    int level;
+} zchoice;
 
-static void op_encode(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        c->out.len = 0;
-        vx_codec_encode(c->codec, c->p, &c->out, NULL);
-        bx_sink += c->out.len;
-    }
+static zchoice resolve_level(int level, size_t len) {
+    if (level == VX_ZLIB_LEVEL_AUTO)
+        return len < VX_ZLIB_AUTO_SMALL_JSON ? (zchoice){true, 9} : (zchoice){false, 6};
+    return (zchoice){false, level};
 }
 
-static void op_emit(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        c->out.len = 0;
-        vx_json_encode_payload(c->p, c->opts, &c->out, NULL);
-        bx_sink += c->out.len;
-    }
+static const char *zchoice_name(zchoice z) {
+    static char buf[4][32];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s %d", z.zlib ? "zlib" : "libdeflate", z.level);
+    return b;
 }
 
-static void op_ld_compress(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++)
-        bx_sink +=
-            libdeflate_zlib_compress(c->lc, c->in, c->in_len, c->scratch, c->scratch_cap);
-}
-
-static void op_z_compress(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        deflateReset(&c->zs);
-        c->zs.next_in = (Bytef *)c->in;
-        c->zs.avail_in = (uInt)c->in_len;
-        c->zs.next_out = c->scratch;
-        c->zs.avail_out = (uInt)c->scratch_cap;
-        deflate(&c->zs, Z_FINISH);
-        bx_sink += c->zs.total_out;
-    }
-}
-
-static void op_decode(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        vx_payload *q = NULL;
-        vx_codec_decode(c->codec, c->in, c->in_len, &q, NULL);
-        bx_sink += q != NULL;
-        vx_payload_decref(q);
-    }
-}
-
-static void op_parse_typed(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        vx_payload *q = NULL;
-        vx_json_decode_payload(c->in, c->in_len, c->opts, &q, NULL);
-        bx_sink += q != NULL;
-        vx_payload_decref(q);
-    }
-}
-
-static void op_parse_plain(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        vx_value *q = NULL;
-        vx_json_parse_plain(c->in, c->in_len, 64, &q, NULL);
-        bx_sink += q != NULL;
-        vx_decref(q);
-    }
-}
-
-static void op_lib_b64(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        size_t len = 0, bad = 0;
-        vx_base64_decode(c->in, c->in_len, c->scratch, &len, 1, &bad);
-        bx_sink += len;
-    }
-}
-
-static void op_floor_decode(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        long z = bd_b64_decode(c->in, c->in_len, c->scratch);
-        size_t got = 0;
-        if (z > 0)
-            libdeflate_zlib_decompress(c->ld, c->scratch, (size_t)z, c->scratch2,
-                                       c->scratch2_cap, &got);
-        bx_sink += got;
-    }
-}
-
-static void op_ld_inflate(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        size_t got = 0;
-        libdeflate_zlib_decompress(c->ld, c->in, c->in_len, c->scratch2, c->scratch2_cap,
-                                   &got);
-        bx_sink += got;
-    }
-}
-
-static void op_z_inflate(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        inflateReset(&c->zs);
-        c->zs.next_in = (Bytef *)c->in;
-        c->zs.avail_in = (uInt)c->in_len;
-        c->zs.next_out = c->scratch2;
-        c->zs.avail_out = (uInt)c->scratch2_cap;
-        inflate(&c->zs, Z_FINISH);
-        bx_sink += c->zs.total_out;
-    }
-}
-
-static void op_dispatch(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        int k = vx_router_dispatch(c->router, c->p, &c->rctx);
-        bx_sink += (uint64_t)k;
-    }
-}
-
-#ifdef VX_HAVE_YAJL
-/* No-op SAX callbacks: the least work any yajl user can ask for. Numbers
- * arrive as text through yajl_number, so yajl converts nothing. */
-static int y_null(void *d) {
-    ++*(uint64_t *)d;
-    return 1;
-}
-static int y_bool(void *d, int b) {
-    *(uint64_t *)d += (uint64_t)b;
-    return 1;
-}
-static int y_text(void *d, const char *s, size_t l) {
-    *(uint64_t *)d += l;
-    return 1;
-}
-static int y_str(void *d, const unsigned char *s, size_t l) {
-    *(uint64_t *)d += l;
-    return 1;
-}
-static const yajl_callbacks y_noop = {y_null, y_bool, NULL,   NULL,   y_text, y_str,
-                                      y_null, y_str,  y_null, y_null, y_null};
-
-static void op_yajl(void *v, uint64_t n) {
-    op_ctx *c = v;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t count = 0;
-        yajl_handle h = yajl_alloc(&y_noop, NULL, &count);
-        yajl_status s = yajl_parse(h, (const unsigned char *)c->in, c->in_len);
-        if (s == yajl_status_ok) s = yajl_complete_parse(h);
-        yajl_free(h);
-        bx_sink += count + (s == yajl_status_ok);
-    }
-}
-#endif
-
-static int endpoint_hit(void *data, vx_payload *payload, const vx_route_ctx *ctx,
-                        vx_error *err) {
-    ++*(uint64_t *)data;
-    return 0;
+static void print_policy(int level) {
+    if (level == VX_ZLIB_LEVEL_AUTO)
+        printf("compression: VX_DEFAULT_ZLIB_LEVEL = VX_ZLIB_LEVEL_AUTO: JSON under %d B "
+               "-> zlib deflate level 9 (reused z_stream, as vortexpy), larger -> "
+               "libdeflate level 6\n",
+               VX_ZLIB_AUTO_SMALL_JSON);
+    else
+        printf("compression: libdeflate level %d for every size (opts.zlib_level)\n",
+               level);
 }
 
 /* ---- printing ----------------------------------------------------------- */
@@ -291,9 +147,10 @@ static void print_machine(int level) {
 #else
     printf("; assertions ON (not a Release build: numbers are pessimistic)\n");
 #endif
-    printf("default zlib level (VX_DEFAULT_ZLIB_LEVEL): %d; %.2f s per row = "
-           "%d batches, median shown, spread = (max-min)/median\n\n",
-           level, bx_row_seconds, BX_BATCHES);
+    print_policy(level);
+    printf(
+        "timing: %.2f s per row = %d batches, median shown, spread = (max-min)/median\n\n",
+        bx_row_seconds, BX_BATCHES);
 }
 
 /* Section 2 for one input; fills ratios[0..1] (encode, decode vs floor).
@@ -301,30 +158,55 @@ static void print_machine(int level) {
 static void codec_section(input *in, vx_codec *codec, double ratios[2]) {
     const vx_codec_opts *o = vx_codec_options(codec);
     size_t jl = in->json.len;
-    printf("-- 2. codec, %s: JSON %zu B -> msg %zu B at level %d --\n", in->label, jl,
-           in->msg.len, o->zlib_level);
+    /* The floor is the library and level the codec itself uses for this
+     * size, so encode/floor measures only what the codec adds. */
+    zchoice zc = resolve_level(o->zlib_level, jl);
+    printf("-- 2. codec, %s: JSON %zu B -> msg %zu B with %s --\n", in->label, jl,
+           in->msg.len, zchoice_name(zc));
     print_head();
     op_ctx base = {.codec = codec, .opts = o, .p = in->p};
-    base.scratch_cap = jl + jl / 2 + 1024;
+    base.scratch_cap = compressBound((uLong)jl) + 1024;
     base.scratch2_cap = jl + 64;
     base.scratch = malloc(base.scratch_cap);
     base.scratch2 = malloc(base.scratch2_cap);
-    base.lc = libdeflate_alloc_compressor(o->zlib_level);
     base.ld = libdeflate_alloc_decompressor();
     op_ctx by_json = base, by_msg = base, emit = base;
     by_json.in = in->json.data;
     by_json.in_len = jl;
     by_msg.in = in->msg.data;
     by_msg.in_len = in->msg.len;
+    /* Set up in place: a z_stream must not be copied after deflateInit. */
+    if (zc.zlib)
+        deflateInit(&by_json.zs, zc.level);
+    else
+        by_json.lc = libdeflate_alloc_compressor(zc.level);
     char note[96];
+
+    /* The floor's output must be the codec's compressed bytes exactly. */
+    size_t flen;
+    if (zc.zlib) {
+        op_z_compress(&by_json, 1);
+        flen = by_json.zs.total_out;
+    } else {
+        flen = libdeflate_zlib_compress(by_json.lc, by_json.in, jl, by_json.scratch,
+                                        by_json.scratch_cap);
+    }
+    uint8_t *raw = malloc(in->msg.len);
+    long rl = raw ? bd_b64_decode(in->msg.data, in->msg.len, raw) : -1;
+    if (rl < 0 || (size_t)rl != flen || memcmp(raw, by_json.scratch, flen) != 0)
+        printf("  WARNING: the codec's compressed bytes differ from %s's: resolve_level "
+               "in bench/codec.c no longer matches src/codec/deflate.c\n",
+               zchoice_name(zc));
+    free(raw);
 
     bx_job e[3] = {{.fn = op_encode, .ctx = &base},
                    {.fn = op_emit, .ctx = &emit},
-                   {.fn = op_ld_compress, .ctx = &by_json}};
+                   {.fn = zc.zlib ? op_z_compress : op_ld_compress, .ctx = &by_json}};
     bx_measure_group(e, 3);
     double enc = print_row("encode   vx_codec_encode", e[0].r, jl, NULL);
     double em = print_row("  part   JSON emit (vx_json_encode_payload)", e[1].r, jl, NULL);
-    snprintf(note, sizeof note, "libdeflate_zlib_compress L%d", o->zlib_level);
+    snprintf(note, sizeof note, "%s L%d (= codec output)",
+             zc.zlib ? "zlib deflate" : "libdeflate_zlib_compress", zc.level);
     double cfl = print_row("  floor  compress JSON, reused compressor", e[2].r, jl, note);
     ratios[0] = enc / cfl;
     printf("  => encode/floor %.2f (target <= %.2f, %s); JSON emit = %.0f%% of encode, "
@@ -348,7 +230,10 @@ static void codec_section(input *in, vx_codec *codec, double ratios[2]) {
            "the rest %.0f%%\n\n",
            ratios[1], DECODE_TARGET, verdict(ratios[1], DECODE_TARGET), 100 * parse / dec,
            100 * (dec - parse) / dec);
-    libdeflate_free_compressor(base.lc);
+    if (zc.zlib)
+        deflateEnd(&by_json.zs);
+    else
+        libdeflate_free_compressor(by_json.lc);
     libdeflate_free_decompressor(base.ld);
     vx_buf_free(&base.out);
     vx_buf_free(&emit.out);
@@ -405,6 +290,8 @@ static void level_section(input *a, input *b, int default_level) {
     printf("  %-14s %10s %8s %9s   %10s %8s %9s   %9s\n", "", "size", "vs z9", "us", "size",
            "vs z9", "us", "cpu vs z9");
     printf("  %-14s %29s   %29s\n", "", a->label, b->label);
+    zchoice da = resolve_level(default_level, a->json.len),
+            db = resolve_level(default_level, b->json.len);
     int best = 0, best9 = 0;
     double best_cpu = 0, best9_cpu = 0;
     for (int lib = 0; lib < 2; lib++) {
@@ -418,11 +305,20 @@ static void level_section(input *a, input *b, int default_level) {
              * size dominates the choice. */
             double cpu = (ta / a->zus[9] + tb / b->zus[9]) / 2;
             bool fits = sa <= a->zsize[9] && sb <= b->zsize[9];
-            const char *mark = "";
+            char mark[96] = "";
+            bool is_a = da.zlib == !lib && da.level == lv,
+                 is_b = db.zlib == !lib && db.level == lv;
             if (!lib && lv == 9)
-                mark = "  <- size baseline (vortexpy)";
-            else if (lib && lv == default_level)
-                mark = "  <- current default";
+                snprintf(mark, sizeof mark, "  <- size baseline (vortexpy)%s%d%s",
+                         default_level == VX_ZLIB_LEVEL_AUTO ? "; default under " : "",
+                         default_level == VX_ZLIB_LEVEL_AUTO ? VX_ZLIB_AUTO_SMALL_JSON : 0,
+                         default_level == VX_ZLIB_LEVEL_AUTO ? " B" : "");
+            if (is_a || is_b)
+                snprintf(mark + strlen(mark), sizeof mark - strlen(mark),
+                         "  <- default for %s",
+                         is_a && is_b ? "both"
+                         : is_a       ? a->label
+                                      : b->label);
             printf("  %-10s %3d %10zu %+7.1f%% %9.1f   %10zu %+7.1f%% %9.1f   %8.2fx%s%s\n",
                    lib ? "libdeflate" : "zlib", lv, sa,
                    100.0 * ((double)sa / (double)a->zsize[9] - 1), ta, sb,
@@ -447,7 +343,12 @@ static void level_section(input *a, input *b, int default_level) {
     if (best9 && best9 != best)
         printf("  => cheapest fitting level within zlib's 0-9 range: %d (%.2fx)\n", best9,
                best9_cpu);
-    printf("  => VX_DEFAULT_ZLIB_LEVEL is %d\n\n", default_level);
+    if (default_level == VX_ZLIB_LEVEL_AUTO)
+        printf("  => the default (VX_ZLIB_LEVEL_AUTO) uses %s on the 100-row and %s on the "
+               "1000-row JSON; small JSON: section 3b\n\n",
+               zchoice_name(da), zchoice_name(db));
+    else
+        printf("  => opts.zlib_level is %d\n\n", default_level);
 
     printf("  inflate of the zlib-9 stream (what vortexpy sends), reused state:\n");
     print_head();
@@ -603,17 +504,22 @@ int main(int argc, char **argv) {
     print_machine(opts.zlib_level);
 
     vx_codec *codec = NULL;
-    vx_value *vec = NULL;
-    input a = {0}, b = {0};
+    vx_value *vec = NULL, *svec = NULL;
+    input s = {0}, a = {0}, b = {0};
+    bd_text *small = NULL;
+    size_t nsmall = 0;
     if (!reg || bd_register_benchrow(reg, &err) != 0) goto fail;
     codec = vx_codec_new(&opts);
     if (!codec) {
         vx_error_set(&err, VX_E_NOMEM, "vx_codec_new failed");
         goto fail;
     }
-    vec = bd_load_vector(VX_TEST_VECTORS "/vortexpy-0.3.1.jsonl", "tuples_1000_benchrow",
-                         &err);
+    vec = bd_load_vector(VECTORS, "tuples_1000_benchrow", &err);
     if (!vec) goto fail;
+    svec = bd_load_vector(VECTORS, SMALL_VECTOR, &err);
+    if (!svec) goto fail;
+    small = bd_load_small_vectors(VECTORS, VX_ZLIB_AUTO_SMALL_JSON, &nsmall, &err);
+    if (!small) goto fail;
     const vx_value *vmsg = vx_dict_get(vec, "vortexMsg"), *vjson = vx_dict_get(vec, "json");
     if (vx_typeof(vmsg) != VX_STR || vx_typeof(vjson) != VX_STR) {
         vx_error_set(&err, VX_E_INVAL, "vector lacks vortexMsg/json strings");
@@ -629,6 +535,16 @@ int main(int argc, char **argv) {
         goto fail;
     }
     if (prepare(&a, "100 rows", a.p, codec, &err) != 0) goto fail;
+    const vx_value *smsg = vx_dict_get(svec, "vortexMsg"),
+                   *sjson = vx_dict_get(svec, "json");
+    if (vx_typeof(smsg) != VX_STR || vx_typeof(sjson) != VX_STR) {
+        vx_error_set(&err, VX_E_INVAL, "vector %s lacks vortexMsg/json", SMALL_VECTOR);
+        goto fail;
+    }
+    vx_payload *ps = NULL;
+    if (vx_codec_decode(codec, vx_str_value(smsg), vx_str_len(smsg), &ps, &err) != 0)
+        goto fail;
+    if (prepare(&s, "small (" SMALL_VECTOR ")", ps, codec, &err) != 0) goto fail;
 
     /* Sanity: the JSON we time is byte-identical to vortexpy's. */
     bool same = b.json.len == vx_str_len(vjson) &&
@@ -638,22 +554,32 @@ int main(int argc, char **argv) {
     printf("  100 rows: JSON %zu B, msg %zu B; 1000 rows: JSON %zu B, msg %zu B "
            "(vortexpy's msg %zu B)\n",
            a.json.len, a.msg.len, b.json.len, b.msg.len, vx_str_len(vmsg));
-    printf("  our JSON of the 1000-row payload is %s vortexpy's\n\n",
+    printf("  our JSON of the 1000-row payload is %s vortexpy's\n",
            same ? "byte-identical to" : "DIFFERENT from");
+    bool sj = s.json.len == vx_str_len(sjson) &&
+              memcmp(s.json.data, vx_str_value(sjson), s.json.len) == 0;
+    bool sm = s.msg.len == vx_str_len(smsg) &&
+              memcmp(s.msg.data, vx_str_value(smsg), s.msg.len) == 0;
+    printf("  small: vector %s, JSON %zu B (%s vortexpy's), msg %zu B (%s vortexpy's)\n\n",
+           SMALL_VECTOR, s.json.len, sj ? "identical to" : "DIFFERENT from", s.msg.len,
+           sm ? "identical to" : "differs from");
 
-    double r100[2], r1000[2];
+    double rs[2], r100[2], r1000[2];
+    codec_section(&s, codec, rs);
     codec_section(&a, codec, r100);
     codec_section(&b, codec, r1000);
     level_section(&a, &b, opts.zlib_level);
+    policy_small(small, nsmall, codec, opts.zlib_level);
+    policy_crossover(b.json.data, b.json.len);
     input *ins[2] = {&a, &b};
     parser_section(ins, &opts);
     double rr = router_section(a.p);
 
     printf("-- summary (ratios against floors measured above) --\n");
-    printf("  encode/floor  100 rows %.2f, 1000 rows %.2f  (target <= %.2f)\n", r100[0],
-           r1000[0], ENCODE_TARGET);
-    printf("  decode/floor  100 rows %.2f, 1000 rows %.2f  (target <= %.2f)\n", r100[1],
-           r1000[1], DECODE_TARGET);
+    printf("  encode/floor  small %.2f, 100 rows %.2f, 1000 rows %.2f  (target <= %.2f)\n",
+           rs[0], r100[0], r1000[0], ENCODE_TARGET);
+    printf("  decode/floor  small %.2f, 100 rows %.2f, 1000 rows %.2f  (target <= %.2f)\n",
+           rs[1], r100[1], r1000[1], DECODE_TARGET);
     if (rr > 0) printf("  router 100k/1 %.2f  (target <= %.2f)\n", rr, ROUTER_TARGET);
     printf("  total run %.1f s (sink %llu)\n", (bx_now_ns() - t_start) / 1e9,
            (unsigned long long)bx_sink);
@@ -661,9 +587,12 @@ int main(int argc, char **argv) {
 fail:
     printf("bench: cannot set up: %s: %s\n", vx_error_name(err.code), err.message);
 done:
+    release(&s);
     release(&a);
     release(&b);
+    bd_free_texts(small, nsmall);
     vx_decref(vec);
+    vx_decref(svec);
     vx_codec_free(codec);
     vx_registry_free(reg);
     return 0;

@@ -27,13 +27,16 @@ typedef struct vx_codec_opts {
 #define VX_DEFAULT_MAX_MSG_BYTES  (16u * 1024 * 1024)
 #define VX_DEFAULT_MAX_JSON_BYTES (64u * 1024 * 1024)
 #define VX_DEFAULT_MAX_DEPTH      64
-/* The default compression policy, chosen by measurement (bench/codec):
- * JSON under VX_ZLIB_AUTO_SMALL_JSON bytes is compressed by zlib at level 9,
- * exactly as vortexpy does (libdeflate is larger there and no faster); larger
- * JSON by libdeflate at level 6, which is smaller than zlib 9 and several
- * times faster. Explicit levels 0-12 always use libdeflate. */
+/* The default compression policy, chosen by measurement (bench/codec §3,
+ * §3b) under PROTOCOL §1.3's rule "output no larger than zlib 9 at the least
+ * CPU": JSON under VX_ZLIB_AUTO_SMALL_JSON bytes is compressed by zlib at
+ * level 9, exactly as vortexpy does (libdeflate takes about half the time
+ * there but writes 1-13 bytes more at every level up to 9, and its levels
+ * that are no larger cost 1.7-2.5x zlib 9); larger JSON by libdeflate at
+ * level 6, which is smaller than zlib 9 and 2-7x faster. Explicit levels 0-12
+ * always use libdeflate. */
 #define VX_ZLIB_LEVEL_AUTO      (-1)
-#define VX_ZLIB_AUTO_SMALL_JSON 4096
+#define VX_ZLIB_AUTO_SMALL_JSON 6144
 #define VX_DEFAULT_ZLIB_LEVEL   VX_ZLIB_LEVEL_AUTO
 
 void vx_codec_opts_init(vx_codec_opts *opts);
