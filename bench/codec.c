@@ -308,11 +308,14 @@ static void level_section(input *a, input *b, int default_level) {
             char mark[96] = "";
             bool is_a = da.zlib == !lib && da.level == lv,
                  is_b = db.zlib == !lib && db.level == lv;
-            if (!lib && lv == 9)
-                snprintf(mark, sizeof mark, "  <- size baseline (vortexpy)%s%d%s",
-                         default_level == VX_ZLIB_LEVEL_AUTO ? "; default under " : "",
-                         default_level == VX_ZLIB_LEVEL_AUTO ? VX_ZLIB_AUTO_SMALL_JSON : 0,
-                         default_level == VX_ZLIB_LEVEL_AUTO ? " B" : "");
+            if (!lib && lv == 9) {
+                if (default_level == VX_ZLIB_LEVEL_AUTO)
+                    snprintf(mark, sizeof mark,
+                             "  <- size baseline (vortexpy); default under %d B",
+                             VX_ZLIB_AUTO_SMALL_JSON);
+                else
+                    snprintf(mark, sizeof mark, "  <- size baseline (vortexpy)");
+            }
             if (is_a || is_b)
                 snprintf(mark + strlen(mark), sizeof mark - strlen(mark),
                          "  <- default for %s",
