@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
- zlib1g-dev libdeflate-dev libcmocka-dev libyajl-dev"
+ zlib1g-dev libdeflate-dev libcmocka-dev libyajl-dev
+ libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev uuid-dev python3"
 
 missing=""
 for p in $PACKAGES; do
