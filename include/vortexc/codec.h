@@ -139,6 +139,20 @@ size_t vx_splitter_finish(vx_splitter *s, bool deliver_final);
 /* Bytes of the unterminated item held so far. */
 size_t vx_splitter_pending(const vx_splitter *s);
 
+/* ---- tuple types from JSON --------------------------------------------- */
+
+/* Register the tuple types described by JSON text of this form (fields in
+ * order; defaults read with the wire typing rules, so {"_ft": "int", ...} and
+ * {"_ft": "datetime", ...} work; unknown keys are errors):
+ *   {"types": [{"name": "test.Person", "short_name": "P",
+ *               "fields": {"name": "anon", "age": 0, "born": null}}]}
+ * `path` only labels error messages (NULL: "types"). Types registered before
+ * a failure stay registered. */
+int vx_registry_load_json(vx_registry *reg, const char *json, size_t len, const char *path,
+                          vx_error *err);
+/* As vx_registry_load_json for the contents of the file `path`. */
+int vx_registry_load_file(vx_registry *reg, const char *path, vx_error *err);
+
 #ifdef __cplusplus
 }
 #endif
