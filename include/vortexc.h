@@ -9,6 +9,8 @@
 #include "vortexc/payload.h"
 #include "vortexc/codec.h"
 #include "vortexc/router.h"
+#include "vortexc/node.h"
+#include "vortexc/client.h"
 
 #define VORTEXC_VERSION "0.1.0"
 

@@ -17,7 +17,7 @@
  * counted; loop thread only. */
 typedef struct vx_msgbuf {
     uint32_t refcount;
-    bool heartbeat; /* never queued for later delivery (§9.5) */
+    bool heartbeat; /* heartbeat or hello: never queued for later delivery (§9.5) */
     size_t len;
     char data[];
 } vx_msgbuf;
@@ -31,6 +31,11 @@ typedef enum vx_close_why {
     VX_CLOSE_TAKEOVER, /* HTTP: terminating chunk; WS: 1000 "replaced" */
     VX_CLOSE_SHUTDOWN, /* HTTP: terminating chunk; WS: 1001 "shutdown" */
     VX_CLOSE_SLOW,     /* §12: HTTP: end + close TCP; WS: 4008 "slow" */
+    /* vx_node_free: close the TCP connection now, with no clean end. Also
+     * sent to a conn whose graceful end (TAKEOVER/SHUTDOWN) is still under
+     * way (e.g. a client that stopped reading): the transport must then cut
+     * it short, so that every conn reports closed and the node is freed. */
+    VX_CLOSE_ABORT,
 } vx_close_why;
 
 typedef struct vx_conn vx_conn;
@@ -44,7 +49,8 @@ typedef struct vx_conn_ops {
      * node then counts the slow consumer and calls close(VX_CLOSE_SLOW). */
     int (*send)(vx_conn *c, vx_msgbuf *m);
     /* End the connection. Never re-entrant into the node: the transport
-     * reports the end later (or now) through vx_node_conn_closed. */
+     * reports the end later (or now) through vx_node_conn_closed. Called at
+     * most once per reason; a later VX_CLOSE_ABORT may follow any other. */
     void (*close)(vx_conn *c, vx_close_why why);
 } vx_conn_ops;
 
@@ -57,6 +63,9 @@ struct vx_conn {
     struct vx_remote *remote; /* set by the node while attached */
     uint64_t last_send_ms; /* loop time of the last item queued (heartbeat rule) */
     uint64_t last_recv_ms; /* loop time of the last item received (liveness) */
+    /* Node-private: set by vx_node_conn_open; transports never touch them. */
+    struct vx_conn *node_prev, *node_next; /* the node's list of open conns */
+    uint32_t node_flags;
 };
 
 /* ---- transport -> node --------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* `vortex`: command-line front end of the VortexC codec (docs/cli.md).
  * Option parsing and dispatch only; the work is in decode.c and encode.c. */
 #include "cli.h"
+#include "net.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +16,8 @@ static const char usage_main[] =
     "Commands:\n"
     "  decode    read msgs on stdin, print each payload's wire JSON on one line\n"
     "  encode    read payload JSON lines on stdin, print one msg per line\n"
+    "  send      connect to a vortex server and send one payload (or a request)\n"
+    "  listen    connect to a vortex server and print the payloads received\n"
     "  help      show this help\n"
     "\n"
     "Run 'vortex <command> --help' for the options of a command.\n"
@@ -244,6 +247,8 @@ int main(int argc, char **argv) {
         printf("vortex (VortexC) %s\n", VORTEXC_VERSION);
         return VX_CLI_OK;
     }
+    if (strcmp(cmd, "send") == 0) return vx_cli_send(argc - 2, argv + 2);
+    if (strcmp(cmd, "listen") == 0) return vx_cli_listen(argc - 2, argv + 2);
     if (strcmp(cmd, "decode") != 0 && strcmp(cmd, "encode") != 0)
         return usage_error(NULL, "unknown command '%s'", cmd);
     return run(cmd, argc - 2, argv + 2);

@@ -1,0 +1,215 @@
+/* The long-poll response (PROTOCOL.md §9.3-§9.6, §12) as a vx_conn.
+ *
+ * Each msg is written as one chunk of msg + '.' (raw msg + '.' for an
+ * HTTP/1.0 request, whose end is the TCP close) with one uv_write of three
+ * buffers, the msg bytes shared with every other receiver. An item stays in
+ * `items` until its write completes, so when the response ends early the
+ * ones still there are exactly the unsent msgs, in order, that go back to
+ * the node (§9.6: a partly written item counts as unsent). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/http_conn.h"
+#include "transport/http_util.h"
+
+#define CONN_OF(vc) ((vx_http_conn *)((char *)(vc)-offsetof(vx_http_conn, conn)))
+
+static void ensure_head(vx_http_conn *c) {
+    if (c->head_sent) return;
+    c->head_sent = true;
+    char h[256];
+    int n =
+        snprintf(h, sizeof h,
+                 "HTTP/1.1 200 OK\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "%s"
+                 "Cache-Control: no-cache\r\n"
+                 "X-Accel-Buffering: no\r\n\r\n",
+                 c->chunked ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
+    vx_http_respond(c, h, (size_t)n, 200, false);
+}
+
+static void pop_done(vx_http_conn *c) {
+    while (c->items && c->items->done) {
+        vx_http_item *w = c->items;
+        c->items = w->next;
+        if (!c->items) c->items_tail = NULL;
+        vx_msgbuf_decref(w->m);
+        free(w);
+    }
+}
+
+static void on_item_written(uv_write_t *req, int status) {
+    vx_http_item *w = (vx_http_item *)req;
+    vx_http_conn *c = w->c;
+    if (status == 0) {
+        w->done = true;
+        c->queued -= w->bytes;
+        vx_http_count(c, VX_CTR_BYTES_OUT,
+                      w->bytes + (c->chunked ? strlen(w->sizeline) + 2 : 0));
+        pop_done(c);
+        return;
+    }
+    /* Not (fully) written: it stays listed and goes back to the node. */
+    if (!c->closing) vx_http_hard_close(c);
+}
+
+/* Hand one listed item to libuv. */
+static void issue(vx_http_conn *c, vx_http_item *w) {
+    uv_buf_t b[3];
+    int nb = 0;
+    if (c->chunked) {
+        snprintf(w->sizeline, sizeof w->sizeline, "%zx\r\n", w->bytes);
+        b[nb++] = uv_buf_init(w->sizeline, (unsigned)strlen(w->sizeline));
+    }
+    b[nb++] = uv_buf_init(w->m->data, (unsigned)w->m->len);
+    b[nb++] = c->chunked ? uv_buf_init((char *)".\r\n", 3) : uv_buf_init((char *)".", 1);
+    w->issued = true;
+    if (c->closing || !c->tcp ||
+        uv_write(&w->req, (uv_stream_t *)c->tcp, b, (unsigned)nb, on_item_written) != 0) {
+        /* Taken but not writable: it returns to the node as unsent. */
+        w->issued = false;
+        vx_http_hard_close(c);
+    }
+}
+
+static int http_send(vx_conn *vc, vx_msgbuf *m) {
+    vx_http_conn *c = CONN_OF(vc);
+    if (c->closing || c->shut || c->ending) return VX_E_CLOSED;
+    size_t bytes = m->len + 1;
+    size_t max = vx_node_options(c->srv->node)->out_queue_max;
+    /* The hello and the pending queue (itself bounded by http_pending_max)
+     * are always taken: refusing them would close every new response of a
+     * remote whose pending bytes exceed out_queue_max, for ever. */
+    if (!c->in_open && c->queued > 0 && c->queued + bytes > max) return VX_E_QUEUE_FULL;
+    vx_http_item *w = calloc(1, sizeof *w);
+    if (!w) return VX_E_NOMEM;
+    w->c = c;
+    w->m = vx_msgbuf_incref(m);
+    w->bytes = bytes;
+    w->hello = c->in_open && !c->sent_any;
+    c->sent_any = true;
+    if (c->items_tail)
+        c->items_tail->next = w;
+    else
+        c->items = w;
+    c->items_tail = w;
+    c->queued += bytes;
+    /* Until the request body is complete nothing is written (as vortexpy,
+     * which answered after reading the body), so a body that turns out too
+     * large or malformed still gets its 413 or 400. */
+    if (c->head_sent) issue(c, w);
+    return 0;
+}
+
+static void http_close(vx_conn *vc, vx_close_why why) {
+    vx_http_conn *c = CONN_OF(vc);
+    if (c->closing || c->ending) return;
+    c->ending = true;
+    /* While the body is still arriving nothing was written: the held items
+     * return to the node as unsent. */
+    if (why == VX_CLOSE_SLOW || !c->body_done) {
+        vx_http_hard_close(c);
+        return;
+    }
+    /* Takeover or shutdown: the queued items are written, then the end;
+     * the timer closes the connection if the client does not take them. */
+    vx_http_arm_timer(c, VX_HTTP_END_TIMEOUT_MS);
+    ensure_head(c);
+    if (c->chunked) vx_http_respond(c, "0\r\n\r\n", 5, 200, false);
+    vx_http_end(c);
+}
+
+static const vx_conn_ops http_ops = {.send = http_send, .close = http_close};
+
+static void on_split(void *data, int status, const char *item, size_t len) {
+    vx_http_conn *c = data;
+    /* An abandoned oversized item (VX_E_MSG_TOO_BIG) has nothing to route;
+     * the splitter has skipped it. */
+    if (status != 0 || !c->opened) return;
+    vx_node_conn_item(c->srv->node, &c->conn, item, len);
+}
+
+int vx_http_stream_begin(vx_http_conn *c) {
+    vx_server *s = c->srv;
+    const vx_node_opts *o = vx_node_options(s->node);
+    c->streaming = true;
+    c->chunked = c->parser.http_major > 1 ||
+                 (c->parser.http_major == 1 && c->parser.http_minor >= 1);
+    c->conn.ops = &http_ops;
+    c->conn.kind = VX_TRANSPORT_HTTP;
+    c->split = vx_splitter_new(o->codec.max_msg_bytes, on_split, c);
+    if (!c->split) {
+        vx_http_error(c, 500, NULL, "Out of memory", true);
+        return VX_E_NOMEM;
+    }
+    bool has_body =
+        (c->parser.flags & F_CHUNKED) ||
+        (c->parser.content_length > 0 && c->parser.content_length != ULLONG_MAX);
+    if (has_body && c->h_expect.len > 0 &&
+        vx_http_has_token(c->h_expect.data, c->h_expect.len, "100-continue"))
+        vx_http_respond(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, 100, false);
+    c->in_open = true;
+    int r = vx_node_conn_open(s->node, &c->conn, c->uuid, c->name);
+    c->in_open = false;
+    if (r != 0) {
+        if (!c->head_sent)
+            vx_http_error(c, 503, NULL, "Vortex server is shutting down", true);
+        else
+            vx_http_hard_close(c);
+        return r;
+    }
+    c->opened = true;
+    return 0;
+}
+
+void vx_http_stream_body(vx_http_conn *c, const char *at, size_t len) {
+    if (c->split && vx_splitter_feed(c->split, at, len) != 0) vx_http_hard_close(c);
+}
+
+void vx_http_stream_body_end(vx_http_conn *c) {
+    /* §9.1: a final item without its '.' is still a msg. */
+    if (c->split) vx_splitter_finish(c->split, true);
+    if (c->closing || c->shut || !c->opened) return;
+    /* The body is in: the head, then everything held, in order. */
+    ensure_head(c);
+    for (vx_http_item *w = c->items; w && !c->closing; w = w->next) {
+        if (!w->issued) issue(c, w);
+    }
+}
+
+void vx_http_stream_report(vx_http_conn *c) {
+    if (!c->opened || c->reported) return;
+    c->reported = true;
+    size_t n = 0;
+    for (vx_http_item *w = c->items; w; w = w->next)
+        n += !w->done && !w->hello && !w->m->heartbeat;
+    vx_msgbuf **unsent = n ? malloc(n * sizeof *unsent) : NULL;
+    size_t k = 0;
+    vx_http_item **pp = &c->items;
+    c->items_tail = NULL;
+    while (*pp) {
+        vx_http_item *w = *pp;
+        /* A hello belongs to its response and a heartbeat to its moment:
+         * neither is queued for later (§9.5). */
+        if (!w->done && !w->hello && !w->m->heartbeat && unsent) {
+            unsent[k++] = w->m; /* the node takes this reference */
+            w->m = NULL;
+        }
+        pp = &w->next;
+        c->items_tail = w;
+    }
+    vx_node_conn_closed(c->srv->node, &c->conn, unsent, k);
+    free(unsent);
+}
+
+void vx_http_stream_free_items(vx_http_conn *c) {
+    while (c->items) {
+        vx_http_item *w = c->items;
+        c->items = w->next;
+        if (w->m) vx_msgbuf_decref(w->m);
+        free(w);
+    }
+    c->items_tail = NULL;
+}
