@@ -9,8 +9,11 @@
 #include "vortexc/payload.h"
 #include "vortexc/codec.h"
 #include "vortexc/router.h"
-#include "vortexc/node.h"
-#include "vortexc/client.h"
+
+/* The network layer (vortexc/node.h, vortexc/client.h) is included on its
+ * own: it pulls in <uv.h>, which needs POSIX declarations (compile with
+ * -std=gnu17 or define _POSIX_C_SOURCE=200809L), while the core above is
+ * plain C17. */
 
 #define VORTEXC_VERSION "0.1.0"
 
