@@ -213,8 +213,10 @@ def test_C52_open_response_gets_empty_payload_heartbeats_never_bare_dot():
             max_gap = max(max_gap, t - t_prev)
             t_prev = t
             beats += 1
-        # One item at least every period; allow one period of timer slack.
-        check(max_gap <= 2 * period + 0.1, "gap of %.3f s between items" % max_gap)
+        # One item at least every period (the node ticks at period/5 and beats
+        # a stream idle for 4/5 of it); half a period of slack for a loaded
+        # CI machine, which still fails a timer that ticks once per period.
+        check(max_gap <= 1.5 * period, "gap of %.3f s between items" % max_gap)
         check(beats >= 4, "only %d heartbeats in 2 s" % beats)
         check(b".." not in st.raw and not st.raw.startswith(b"."), "bare dot in stream")
         st.conn.close()
