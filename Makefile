@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build test sanitize valgrind fuzz bench install format clean
+.PHONY: all deps build run test sanitize valgrind fuzz bench install format clean
 
 all: build
 
@@ -17,7 +17,11 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
-# The test command (README): unit, vector and CLI tests.
+# The main job (README): vortexd on 127.0.0.1:8080 with the echo endpoint.
+run: build
+	./$(BUILD)/vortexd --host 127.0.0.1 --port 8080 --echo
+
+# The test command (README): unit, vector, wire and CLI tests.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
