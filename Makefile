@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build run test sanitize valgrind fuzz bench install format clean
+.PHONY: all deps build run test sanitize valgrind fuzz bench load install format clean
 
 all: build
 
@@ -41,6 +41,11 @@ fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVX_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j$(JOBS)
 	sh scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# Load test: vortexd + 1,000 WebSocket and 200 long-poll clients (tools/vxload),
+# 1,000 broadcasts, every client must get every payload once and in order.
+load: build
+	bash tests/load/run-load.sh $(BUILD)
 
 bench: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null

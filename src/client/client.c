@@ -196,6 +196,12 @@ void vx_client__item(vx_client *c, const char *msg, size_t len, bool *stream_hel
     if (c->conn_opened) vx_node_conn_item(c->node, &c->conn, msg, len);
 }
 
+void vx_client__item_error(vx_client *c, int code) {
+    if (c->freeing || !c->t) return;
+    if (c->online) restart_dead_timer(c);
+    if (c->conn_opened) vx_node_conn_item_error(c->node, &c->conn, code);
+}
+
 /* ---- the queue ------------------------------------------------------------ */
 
 vx_msgbuf *vx_client__take(vx_client *c) {
@@ -230,19 +236,16 @@ static int conn_send(vx_conn *conn, vx_msgbuf *m) {
     return enqueue(of_conn(conn), m);
 }
 
+/* The node ends our registration: SHUTDOWN stops the client; ABORT comes
+ * with vx_node_free. (A VX_E_QUEUE_FULL or VX_E_NOMEM from conn_send is a
+ * refusal the node passes to its caller, keeping us registered (§11), so
+ * no SLOW close follows it.) For any other reason the registration is
+ * simply dropped: the next server hello registers the client again. */
 static void conn_close(vx_conn *conn, vx_close_why why) {
     vx_client *c = of_conn(conn);
     if (!c->conn_opened) return;
     c->conn_opened = false;
     vx_node_conn_closed(c->node, &c->conn, NULL, 0);
-    if (why == VX_CLOSE_SLOW && c->server_uuid && !c->stopped && !c->freeing) {
-        /* It follows a VX_E_QUEUE_FULL we returned. §11 keeps the queue and
-         * the connection; the node has detached us, so register again at
-         * once (the refused msg is dropped by the node). */
-        c->conn_opened =
-            vx_node_conn_open(c->node, &c->conn, c->server_uuid, c->server_name) == 0;
-        return;
-    }
     if (why == VX_CLOSE_SHUTDOWN) {
         c->stopped = true;
         uv_timer_stop(&c->retry_timer);

@@ -127,6 +127,10 @@ struct vx_client {
  * item then goes to the node. Afterwards the transport must check that
  * t->client is still set (callbacks may free the client). */
 void vx_client__item(vx_client *c, const char *msg, size_t len, bool *stream_hello);
+/* The transport abandoned an item (`code` < 0, e.g. VX_E_MSG_TOO_BIG for a
+ * stream item over max_msg_bytes, §2.3): it proves the server alive and is
+ * counted by the node like a decode error. */
+void vx_client__item_error(vx_client *c, int code);
 /* The session failed (`why` is logged and kept as the last error): it is
  * aborted, the client goes offline and a retry is scheduled. */
 void vx_client__failed(vx_client *c, const char *why);

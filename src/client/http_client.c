@@ -117,8 +117,11 @@ static void req_failed(http_req *req, const char *why) {
 static void on_split(void *data, int status, const char *item, size_t len) {
     http_req *req = data;
     vx_client *c = req->h->base.client;
-    if (status != 0 || !c || req->closing) return; /* too big: skipped (§2.3) */
-    vx_client__item(c, item, len, &req->stream_hello);
+    if (!c || req->closing) return;
+    if (status != 0) /* too big: skipped by the splitter, counted (§2.3) */
+        vx_client__item_error(c, status);
+    else
+        vx_client__item(c, item, len, &req->stream_hello);
 }
 
 static int on_headers_complete(http_parser *p) {

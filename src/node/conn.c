@@ -51,12 +51,14 @@ static void heartbeat_tick(uv_timer_t *t) {
             if (rc < 0) break; /* out of memory: try again next tick */
             hb->heartbeat = true;
         }
+        vx_transport_kind kind = c->kind;
         vxn_remote_ref(r);
         int rc = vxn_conn_send(node, r, hb);
         vxn_remote_unref(node, r);
         /* A slow close may have run callbacks that changed the list: start
-         * over; conns already served have last_send_ms == now. */
-        if (rc < 0) next = node->conns_head;
+         * over; conns already served have last_send_ms == now. (A refusal
+         * closes nothing, and starting over would retry the same conn.) */
+        if (rc < 0 && !vxn_send_refused(kind, rc)) next = node->conns_head;
     }
     vx_msgbuf_decref(hb);
 }
@@ -83,6 +85,7 @@ int vxn_conn_send(vx_node *node, vx_remote *r, vx_msgbuf *m) {
             node->msgs_out++;
         return 0;
     }
+    if (vxn_send_refused(c->kind, rc)) return rc; /* §11: not a slow consumer */
     if (rc == VX_E_QUEUE_FULL) {
         node->slow_closes++;
         vxn_log(
@@ -200,6 +203,22 @@ void vx_node_conn_item(vx_node *node, vx_conn *c, const char *msg, size_t len) {
     }
     vxn_route(node, r, p);
     vx_payload_decref(p);
+}
+
+void vx_node_conn_item_error(vx_node *node, vx_conn *c, int code) {
+    vx_remote *r = c->remote;
+    if (!r || node->freeing) return;
+    c->last_recv_ms = uv_now(node->loop);
+    node->msgs_in++;
+    node->decode_errors[code < 0 && -code < VXN_MAX_CODE ? -code : 0]++;
+    if (code == VX_E_MSG_TOO_BIG)
+        vxn_log(node,
+                "vortexc: dropped a msg from remote vortex %s (%s): %s: stream item over "
+                "max_msg_bytes (%zu) abandoned",
+                r->uuid, r->name, vx_error_name(code), node->opts.codec.max_msg_bytes);
+    else
+        vxn_log(node, "vortexc: dropped a msg from remote vortex %s (%s): %s", r->uuid,
+                r->name, vx_error_name(code));
 }
 
 void vxn_settle(vx_node *node, vx_remote *r) {

@@ -46,7 +46,10 @@ typedef struct vx_conn_ops {
      * order. If accepting it would push the bytes queued but not yet handed
      * to the kernel past opts.out_queue_max (a single msg is always accepted
      * into an empty queue), return VX_E_QUEUE_FULL without taking it: the
-     * node then counts the slow consumer and calls close(VX_CLOSE_SLOW). */
+     * node then counts the slow consumer and calls close(VX_CLOSE_SLOW).
+     * Except a VX_TRANSPORT_CLIENT conn (§11): its VX_E_QUEUE_FULL or
+     * VX_E_NOMEM refuses that msg only; the node returns the code to the
+     * caller of the send and keeps the conn. */
     int (*send)(vx_conn *c, vx_msgbuf *m);
     /* End the connection. Never re-entrant into the node: the transport
      * reports the end later (or now) through vx_node_conn_closed. Called at
@@ -59,10 +62,10 @@ typedef struct vx_conn_ops {
 struct vx_conn {
     const vx_conn_ops *ops;
     vx_transport_kind kind;
-    char peer[64];         /* "ip:port" */
+    char peer[64];            /* "ip:port" */
     struct vx_remote *remote; /* set by the node while attached */
-    uint64_t last_send_ms; /* loop time of the last item queued (heartbeat rule) */
-    uint64_t last_recv_ms; /* loop time of the last item received (liveness) */
+    uint64_t last_send_ms;    /* loop time of the last item queued (heartbeat rule) */
+    uint64_t last_recv_ms;    /* loop time of the last item received (liveness) */
     /* Node-private: set by vx_node_conn_open; transports never touch them. */
     struct vx_conn *node_prev, *node_next; /* the node's list of open conns */
     uint32_t node_flags;
@@ -84,6 +87,14 @@ int vx_node_conn_open(vx_node *node, vx_conn *c, const char *uuid, const char *n
  * is counted and logged and affects nothing else (§6.3). */
 void vx_node_conn_item(vx_node *node, vx_conn *c, const char *msg, size_t len);
 
+/* One received item the transport had to abandon before it could be
+ * decoded: `code` is a negative VX_E_* code, so far only VX_E_MSG_TOO_BIG
+ * (a '.'-delimited item that grew past max_msg_bytes, §2.3). Counted with
+ * the decode errors (decode_errors_total{code=...}) and logged like them
+ * (rate-limited, §6.3); it counts as received (liveness) and affects
+ * nothing else. */
+void vx_node_conn_item_error(vx_node *node, vx_conn *c, int code);
+
 /* The connection has ended, for any reason (peer gone, write error, the
  * node's close, slow consumer). `unsent` are the msgs (in order) queued by
  * send() and not fully handed to the kernel; the node takes over their
@@ -98,7 +109,7 @@ bool vx_node_shutting_down(const vx_node *node);
 /* Counters the transports bump (names as in the /metrics text). */
 typedef enum vx_counter {
     VX_CTR_HTTP_REQUESTS,
-    VX_CTR_HTTP_ERRORS,   /* 4xx/5xx answers */
+    VX_CTR_HTTP_ERRORS, /* 4xx/5xx answers */
     VX_CTR_WS_PROTOCOL_ERRORS,
     VX_CTR_BYTES_IN,
     VX_CTR_BYTES_OUT,

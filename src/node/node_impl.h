@@ -159,8 +159,17 @@ void vxn_notify_remote(vx_node *node, vx_remote *r, bool joined);
 void vxn_remotes_release_all(vx_node *node);
 
 /* ---- conn.c ---- */
-/* Hand `m` to the remote's attached conn. 0, or VX_E_QUEUE_FULL after the
- * slow-consumer rule has fired (the conn is being closed; `m` not taken). */
+/* Whether a send error of a `kind` conn is a refusal of that one msg that
+ * leaves the conn open: a client's bounded send queue (§11) refuses a msg
+ * and keeps both itself and the connection, and the caller of the send
+ * learns it. Any other failure ends the conn (§12). */
+static inline bool vxn_send_refused(vx_transport_kind kind, int rc) {
+    return kind == VX_TRANSPORT_CLIENT && (rc == VX_E_QUEUE_FULL || rc == VX_E_NOMEM);
+}
+/* Hand `m` to the remote's attached conn. 0; or an error the conn refused
+ * `m` with, keeping the conn (vxn_send_refused); or VX_E_QUEUE_FULL (or
+ * another error) after the slow-consumer rule has fired (the conn is being
+ * closed). Either way `m` was not taken. */
 int vxn_conn_send(vx_node *node, vx_remote *r, vx_msgbuf *m);
 /* After a conn came or went: flush pending to the attached conn, or start
  * the session timer (HTTP), or forget the remote (WS, pipe, client). */
@@ -171,8 +180,10 @@ void vxn_conn_close(vx_node *node, vx_conn *c, vx_close_why why);
 /* ---- send.c ---- */
 /* Encode once into a NEW msgbuf. */
 int vxn_encode(vx_node *node, const vx_payload *p, vx_msgbuf **out, vx_error *err);
-/* Deliver to one remote: attached conn, else pending (HTTP), else dropped. */
-void vxn_deliver(vx_node *node, vx_remote *r, vx_msgbuf *m);
+/* Deliver to one remote: attached conn, else pending (HTTP), else dropped.
+ * 0, or the error a client conn refused `m` with (vxn_send_refused: not
+ * delivered, nothing else changed). */
+int vxn_deliver(vx_node *node, vx_remote *r, vx_msgbuf *m);
 int vxn_local_enqueue(vx_node *node, vx_msgbuf *m); /* takes its own reference */
 void vxn_local_drain(uv_idle_t *h);
 /* Send by uuid with an already-encoded msg (the request path). */

@@ -27,17 +27,20 @@ int vxn_encode(vx_node *node, const vx_payload *p, vx_msgbuf **out, vx_error *er
     return rc;
 }
 
-void vxn_deliver(vx_node *node, vx_remote *r, vx_msgbuf *m) {
+int vxn_deliver(vx_node *node, vx_remote *r, vx_msgbuf *m) {
+    int refused = 0;
     if (r->forgotten) {
         vxn_count_drop(node, VXN_DROP_CONNECTION_CLOSED, 1);
-        return;
+        return 0;
     }
     if (r->conn && !r->n_draining && !r->pending.len) {
         vx_transport_kind kind = r->conn->kind;
         vxn_remote_ref(r);
-        if (vxn_conn_send(node, r, m) < 0) {
-            /* §12: the refused msg follows the unsent ones (HTTP) */
-            if (kind == VX_TRANSPORT_HTTP)
+        int rc = vxn_conn_send(node, r, m);
+        if (rc < 0) {
+            if (vxn_send_refused(kind, rc))
+                refused = rc; /* §11: the caller is told; the conn stays */
+            else if (kind == VX_TRANSPORT_HTTP) /* §12: follows the unsent ones */
                 vxn_pending_append(node, r, m);
             else
                 vxn_count_drop(node, VXN_DROP_SLOW_CONSUMER, 1);
@@ -50,6 +53,18 @@ void vxn_deliver(vx_node *node, vx_remote *r, vx_msgbuf *m) {
         /* a WebSocket (or pipe) being closed as slow: about to be forgotten */
         vxn_count_drop(node, VXN_DROP_CONNECTION_CLOSED, 1);
     }
+    return refused;
+}
+
+/* Fill `err` for a msg a remote's conn refused (vxn_send_refused). */
+static int refused_error(const char *uuid, int rc, vx_error *err) {
+    if (rc == VX_E_QUEUE_FULL)
+        return vx_error_set(err, rc,
+                            "send queue to remote vortex '%s' is full; the msg was not "
+                            "queued (the queue and the connection are kept)",
+                            uuid);
+    return vx_error_set(err, rc, "cannot queue a msg for remote vortex '%s': %s", uuid,
+                        vx_strerror(rc));
 }
 
 /* ---- local delivery ----------------------------------------------------------- */
@@ -110,7 +125,11 @@ void vxn_route(vx_node *node, vx_remote *r, vx_payload *p) {
         vx_msgbuf *m = NULL;
         vx_error e;
         if (vxn_encode(node, p, &m, &e) == 0) {
-            vxn_deliver(node, r, m);
+            if (vxn_deliver(node, r, m) < 0)
+                vxn_log(node,
+                        "vortexc: cannot echo a msg to remote vortex %s (%s): "
+                        "its send queue is full",
+                        r->uuid, r->name);
             vx_msgbuf_decref(m);
         } else {
             vxn_log(node, "vortexc: cannot echo a msg to remote vortex %s (%s): %s",
@@ -148,8 +167,8 @@ int vxn_send_uuid_msg(vx_node *node, const char *uuid, vx_msgbuf *m, vx_error *e
     if (!r)
         return vx_error_set(err, VX_E_NO_SUCH_VORTEX, "no remote vortex with uuid '%s'",
                             uuid);
-    vxn_deliver(node, r, m);
-    return 0;
+    int rc = vxn_deliver(node, r, m);
+    return rc < 0 ? refused_error(uuid, rc, err) : 0;
 }
 
 int vx_node_send_uuid(vx_node *node, const char *uuid, const vx_payload *p, vx_error *err) {
@@ -190,11 +209,16 @@ static int send_many(vx_node *node, const char *name, bool local, const vx_paylo
         free(targets);
         return rc;
     }
+    /* A target that refuses (a client's full send queue, §11) does not stop
+     * the others; the caller learns of the first refusal. */
     for (size_t i = 0; i < n; i++) vxn_remote_ref(targets[i]);
-    for (size_t i = 0; i < n; i++) vxn_deliver(node, targets[i], m);
+    for (size_t i = 0; i < n; i++) {
+        int drc = vxn_deliver(node, targets[i], m);
+        if (drc < 0 && rc == 0) rc = refused_error(targets[i]->uuid, drc, err);
+    }
     for (size_t i = 0; i < n; i++) vxn_remote_unref(node, targets[i]);
     free(targets);
-    if (local && vxn_local_enqueue(node, m) < 0)
+    if (local && vxn_local_enqueue(node, m) < 0 && rc == 0)
         rc = vx_error_set(err, VX_E_NOMEM, "out of memory queueing a local msg");
     vx_msgbuf_decref(m);
     return rc;

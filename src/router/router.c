@@ -6,6 +6,14 @@
  * registration order" within one bucket is simply list order. A second
  * table maps ids to endpoints for vx_router_remove().
  *
+ * Request/response (§13) puts every outstanding request's one-shot endpoint
+ * on the same "key", told apart only by "PayloadResponse.messageId". So an
+ * endpoint whose filt has a messageId (of a type §7.2 compares) goes into a
+ * second bucket table keyed by (key, messageId) instead, and dispatch merges
+ * the payload's plain-key bucket with its (key, messageId) bucket by id.
+ * A reply then meets only its own request, however many are outstanding,
+ * and every endpoint still sees it in registration order.
+ *
  * Dispatch first snapshots the matching endpoints, taking a reference on
  * each, and only then calls them. So endpoints added by a callback are not
  * in the snapshot, endpoints removed by a callback are marked and skipped,
@@ -15,6 +23,9 @@
 #include <string.h>
 
 #include "router/router_impl.h"
+
+/* The second index key (§13). */
+#define MESSAGE_ID_KEY "PayloadResponse.messageId"
 
 typedef struct vx_bucket vx_bucket;
 
@@ -29,18 +40,30 @@ typedef struct vx_endpoint {
     bool removed;
 } vx_endpoint;
 
+/* A chained hash table of buckets. */
+typedef struct vx_btable {
+    vx_bucket **slots;
+    size_t n_slots; /* power of two */
+    size_t n_buckets;
+} vx_btable;
+
 struct vx_bucket {
     vx_bucket *chain;
+    vx_btable *table; /* the one it is in */
     uint64_t hash;
     vx_endpoint *head, *tail;
     size_t key_len;
-    uint8_t key[]; /* canonical form of the "key" value */
+    /* In the (key, messageId) table: key[0..split) is the canonical "key"
+     * value and the rest the messageId's; in the plain table split ==
+     * key_len. Canonical forms are prefix-free, so (split, bytes) is
+     * unambiguous. */
+    size_t split;
+    uint8_t key[];
 };
 
 struct vx_router {
-    vx_bucket **slots; /* chained hash table of buckets */
-    size_t n_slots;    /* power of two */
-    size_t n_buckets;
+    vx_btable keys; /* endpoints by "key" */
+    vx_btable mids; /* endpoints with a messageId, by (key, messageId) */
 
     vx_endpoint **ids; /* open addressing on id, linear probing, no tombstones */
     size_t ids_cap;    /* power of two */
@@ -114,20 +137,26 @@ static void ids_delete_at(vx_router *r, size_t hole) {
 
 /* ---- bucket table -------------------------------------------------------- */
 
-static vx_bucket *bucket_find(const vx_router *r, const uint8_t *key, size_t len,
-                              uint64_t hash) {
-    if (!r->n_slots) return NULL;
-    for (vx_bucket *b = r->slots[hash & (r->n_slots - 1)]; b; b = b->chain)
-        if (b->hash == hash && b->key_len == len && memcmp(b->key, key, len) == 0) return b;
+static uint64_t bucket_hash(const uint8_t *key, size_t len, size_t split) {
+    return vx_canon_hash(key, len) ^ ((uint64_t)(len - split) * 0x9E3779B97F4A7C15ULL);
+}
+
+static vx_bucket *bucket_find(const vx_btable *t, const uint8_t *key, size_t len,
+                              size_t split, uint64_t hash) {
+    if (!t->n_slots) return NULL;
+    for (vx_bucket *b = t->slots[hash & (t->n_slots - 1)]; b; b = b->chain)
+        if (b->hash == hash && b->key_len == len && b->split == split &&
+            memcmp(b->key, key, len) == 0)
+            return b;
     return NULL;
 }
 
-static int slots_grow(vx_router *r) {
-    size_t n = r->n_slots ? r->n_slots * 2 : 64;
+static int slots_grow(vx_btable *t) {
+    size_t n = t->n_slots ? t->n_slots * 2 : 64;
     vx_bucket **s = calloc(n, sizeof *s);
     if (!s) return VX_E_NOMEM;
-    for (size_t i = 0; i < r->n_slots; i++) {
-        vx_bucket *b = r->slots[i];
+    for (size_t i = 0; i < t->n_slots; i++) {
+        vx_bucket *b = t->slots[i];
         while (b) {
             vx_bucket *next = b->chain;
             b->chain = s[b->hash & (n - 1)];
@@ -135,39 +164,43 @@ static int slots_grow(vx_router *r) {
             b = next;
         }
     }
-    free(r->slots);
-    r->slots = s;
-    r->n_slots = n;
+    free(t->slots);
+    t->slots = s;
+    t->n_slots = n;
     return 0;
 }
 
-static vx_bucket *bucket_get_or_add(vx_router *r, const uint8_t *key, size_t len,
-                                    uint64_t hash) {
-    vx_bucket *b = bucket_find(r, key, len, hash);
+static vx_bucket *bucket_get_or_add(vx_btable *t, const uint8_t *key, size_t len,
+                                    size_t split) {
+    uint64_t hash = bucket_hash(key, len, split);
+    vx_bucket *b = bucket_find(t, key, len, split, hash);
     if (b) return b;
-    if (r->n_buckets >= r->n_slots && slots_grow(r) < 0) return NULL;
+    if (t->n_buckets >= t->n_slots && slots_grow(t) < 0) return NULL;
     b = malloc(sizeof *b + len);
     if (!b) return NULL;
+    b->table = t;
     b->hash = hash;
     b->head = b->tail = NULL;
     b->key_len = len;
+    b->split = split;
     memcpy(b->key, key, len);
-    size_t s = hash & (r->n_slots - 1);
-    b->chain = r->slots[s];
-    r->slots[s] = b;
-    r->n_buckets++;
+    size_t s = hash & (t->n_slots - 1);
+    b->chain = t->slots[s];
+    t->slots[s] = b;
+    t->n_buckets++;
     return b;
 }
 
-static void bucket_drop(vx_router *r, vx_bucket *b) {
-    vx_bucket **pp = &r->slots[b->hash & (r->n_slots - 1)];
+static void bucket_drop(vx_bucket *b) {
+    vx_btable *t = b->table;
+    vx_bucket **pp = &t->slots[b->hash & (t->n_slots - 1)];
     while (*pp != b) pp = &(*pp)->chain;
     *pp = b->chain;
-    r->n_buckets--;
+    t->n_buckets--;
     free(b);
 }
 
-static void bucket_unlink(vx_router *r, vx_endpoint *ep) {
+static void bucket_unlink(vx_endpoint *ep) {
     vx_bucket *b = ep->bucket;
     if (!b) return;
     if (ep->prev)
@@ -180,7 +213,26 @@ static void bucket_unlink(vx_router *r, vx_endpoint *ep) {
         b->tail = ep->prev;
     ep->prev = ep->next = NULL;
     ep->bucket = NULL;
-    if (!b->head) bucket_drop(r, b);
+    if (!b->head) bucket_drop(b);
+}
+
+static void btable_free(vx_btable *t) {
+    for (size_t i = 0; i < t->n_slots; i++) {
+        vx_bucket *b = t->slots[i];
+        while (b) {
+            vx_bucket *next = b->chain;
+            free(b);
+            b = next;
+        }
+    }
+    free(t->slots);
+}
+
+/* Whether a filt value takes part in §7.2 at all (dicts, tuples and
+ * payloads in an endpoint filt are ignored). */
+static bool compared_type(const vx_value *v) {
+    vx_type t = vx_typeof(v);
+    return t != VX_DICT && t != VX_TUPLE && t != VX_PAYLOAD;
 }
 
 /* ---- public API ------------------------------------------------------------ */
@@ -193,16 +245,9 @@ void vx_router_free(vx_router *r) {
     if (!r) return;
     for (size_t i = 0; i < r->ids_cap; i++)
         if (r->ids[i]) ep_release(r->ids[i]);
-    for (size_t i = 0; i < r->n_slots; i++) {
-        vx_bucket *b = r->slots[i];
-        while (b) {
-            vx_bucket *next = b->chain;
-            free(b);
-            b = next;
-        }
-    }
+    btable_free(&r->keys);
+    btable_free(&r->mids);
     free(r->ids);
-    free(r->slots);
     free(r);
 }
 
@@ -244,9 +289,15 @@ int vx_router_add(vx_router *r, const vx_value *filt, vx_endpoint_fn fn, void *d
         free(ep);
         goto nomem;
     }
+    /* Index by the canonical "key", followed by the canonical messageId
+     * when the filt has one that §7.2 compares. */
     vx_canon c;
     vx_canon_init(&c);
     vx_canon_value(&c, vx_dict_get(ep->filt, "key"));
+    size_t split = c.len;
+    const vx_value *mid = vx_dict_get(ep->filt, MESSAGE_ID_KEY);
+    bool by_mid = mid && compared_type(mid);
+    if (by_mid) vx_canon_value(&c, mid);
     if (c.nomem) {
         vx_canon_release(&c);
         vx_decref(ep->filt);
@@ -254,9 +305,9 @@ int vx_router_add(vx_router *r, const vx_value *filt, vx_endpoint_fn fn, void *d
         goto nomem;
     }
     if (!c.poison) {
-        /* A poisoned key (NaN, or a list holding one) matches nothing, so the
-         * endpoint stays registered but out of the index. */
-        ep->bucket = bucket_get_or_add(r, c.p, c.len, vx_canon_hash(c.p, c.len));
+        /* A poisoned key or messageId (NaN, or a list holding one) matches
+         * nothing, so the endpoint stays registered but out of the index. */
+        ep->bucket = bucket_get_or_add(by_mid ? &r->mids : &r->keys, c.p, c.len, split);
         if (!ep->bucket) {
             vx_canon_release(&c);
             vx_decref(ep->filt);
@@ -290,7 +341,7 @@ int vx_router_remove(vx_router *r, vx_endpoint_id id) {
     if (at == SIZE_MAX) return VX_E_NOT_FOUND;
     vx_endpoint *ep = r->ids[at];
     ids_delete_at(r, at);
-    bucket_unlink(r, ep);
+    bucket_unlink(ep);
     ep->removed = true;
     r->n_endpoints--;
     ep_release(ep);
@@ -353,27 +404,47 @@ int vx_router_dispatch(vx_router *r, vx_payload *p, const vx_route_ctx *ctx) {
     if (vx_payload_is_empty(p)) return 0;
     const vx_value *pfilt = vx_payload_filt(p);
     const vx_value *key = vx_dict_get(pfilt, "key");
-    if (!key || r->n_buckets == 0) return 0;
-    vx_type kt = vx_typeof(key);
-    if (kt == VX_DICT || kt == VX_TUPLE || kt == VX_PAYLOAD)
-        return 0; /* no endpoint has one */
+    if (!key || (r->keys.n_buckets == 0 && r->mids.n_buckets == 0)) return 0;
+    if (!compared_type(key)) return 0; /* no endpoint has one */
 
+    /* The plain-key bucket, and the (key, messageId) bucket if the payload
+     * has a messageId: an endpoint with another messageId (or one the
+     * payload lacks) cannot match, so only that bucket can hold matches. */
     vx_canon c;
     vx_canon_init(&c);
     vx_canon_value(&c, key);
-    if (c.nomem) {
-        vx_canon_release(&c);
-        return VX_E_NOMEM;
+    size_t split = c.len;
+    vx_bucket *b = NULL, *bm = NULL;
+    if (!c.nomem && !c.poison) {
+        b = bucket_find(&r->keys, c.p, c.len, split, bucket_hash(c.p, c.len, split));
+        const vx_value *mid = vx_dict_get(pfilt, MESSAGE_ID_KEY);
+        if (mid && compared_type(mid) && r->mids.n_buckets) {
+            vx_canon_value(&c, mid);
+            if (!c.nomem && !c.poison)
+                bm = bucket_find(&r->mids, c.p, c.len, split,
+                                 bucket_hash(c.p, c.len, split));
+        }
     }
-    vx_bucket *b = c.poison ? NULL : bucket_find(r, c.p, c.len, vx_canon_hash(c.p, c.len));
+    bool nomem = c.nomem;
     vx_canon_release(&c);
-    if (!b) return 0;
+    if (nomem) return VX_E_NOMEM;
+    if (!b && !bm) return 0;
 
     /* Snapshot the matches before calling anyone: callbacks may add, remove
-     * or dispatch, which changes the bucket (or frees it). */
+     * or dispatch, which changes the buckets (or frees them). Both lists are
+     * in id order, so merging them by id keeps registration order. */
     vx_endpoint *inline_snap[SNAPSHOT_INLINE], **snap = inline_snap;
     size_t n = 0, cap = SNAPSHOT_INLINE, compared = 0;
-    for (vx_endpoint *ep = b->head; ep; ep = ep->next) {
+    vx_endpoint *e1 = b ? b->head : NULL, *e2 = bm ? bm->head : NULL;
+    while (e1 || e2) {
+        vx_endpoint *ep;
+        if (e1 && (!e2 || e1->id < e2->id)) {
+            ep = e1;
+            e1 = e1->next;
+        } else {
+            ep = e2;
+            e2 = e2->next;
+        }
         compared++;
         if (!vx_filt_matches(ep->filt, pfilt)) continue;
         if (n == cap) {

@@ -136,6 +136,11 @@ typedef struct vx_http_conn {
 } vx_http_conn;
 
 /* http_server.c */
+/* Serve a connected stream `tcp` (heap, initialised on the server's loop,
+ * not reading; owned from now on) as if the listener had accepted it. The
+ * listener's own path, and the seam the fuzz targets feed a socketpair
+ * through (fuzz/http_request.c). */
+void vx_http_server_adopt(vx_server *s, uv_tcp_t *tcp);
 void vx_http_conn_ref(vx_http_conn *c);
 void vx_http_conn_unref(vx_http_conn *c);
 /* Close the TCP connection now (unwritten data is lost). */

@@ -337,19 +337,22 @@ static void on_connection(uv_stream_t *ls, int status) {
     vx_server *s = ls->data;
     if (status < 0 || s->closing) return;
     uv_tcp_t *tcp = malloc(sizeof *tcp);
-    vx_http_conn *c = calloc(1, sizeof *c);
-    if (!tcp || !c) {
-        free(tcp);
-        free(c);
-        return;
-    }
+    if (!tcp) return;
     uv_tcp_init(s->loop, tcp);
-    tcp->data = c;
     if (uv_accept(ls, (uv_stream_t *)tcp) != 0) {
         uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-        free(c);
         return;
     }
+    vx_http_server_adopt(s, tcp);
+}
+
+void vx_http_server_adopt(vx_server *s, uv_tcp_t *tcp) {
+    vx_http_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+        return;
+    }
+    tcp->data = c;
     c->srv = s;
     c->tcp = tcp;
     c->tcp_open = true;
@@ -366,6 +369,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     uv_tcp_keepalive(tcp, 1, 60);
 
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss); /* a socketpair's peer name is only a family */
     int len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;

@@ -105,6 +105,14 @@ static int http_send(vx_conn *vc, vx_msgbuf *m) {
 
 static void http_close(vx_conn *vc, vx_close_why why) {
     vx_http_conn *c = CONN_OF(vc);
+    if (why == VX_CLOSE_ABORT) {
+        /* vx_node_free, possibly cutting short an end under way: no final
+         * chunk, the TCP connection goes now; the node hears of the end
+         * (if it has not yet) when the socket is closed. */
+        c->ending = true;
+        vx_http_hard_close(c);
+        return;
+    }
     if (c->closing || c->ending) return;
     c->ending = true;
     /* While the body is still arriving nothing was written: the held items
@@ -125,10 +133,13 @@ static const vx_conn_ops http_ops = {.send = http_send, .close = http_close};
 
 static void on_split(void *data, int status, const char *item, size_t len) {
     vx_http_conn *c = data;
+    if (!c->opened) return;
     /* An abandoned oversized item (VX_E_MSG_TOO_BIG) has nothing to route;
-     * the splitter has skipped it. */
-    if (status != 0 || !c->opened) return;
-    vx_node_conn_item(c->srv->node, &c->conn, item, len);
+     * the splitter has skipped it, the node counts it (§2.3). */
+    if (status != 0)
+        vx_node_conn_item_error(c->srv->node, &c->conn, status);
+    else
+        vx_node_conn_item(c->srv->node, &c->conn, item, len);
 }
 
 int vx_http_stream_begin(vx_http_conn *c) {

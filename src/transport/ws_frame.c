@@ -49,19 +49,34 @@ static bool check_byte1(vx_ws_guard *g, uint8_t b) {
     return true;
 }
 
-/* The whole header is in: its length, and the message size limit. */
-static bool check_header(vx_ws_guard *g, uint64_t *plen) {
+static uint64_t header_length(const vx_ws_guard *g) {
     uint8_t len7 = g->hdr[1] & 0x7F;
     uint64_t n = len7;
     if (len7 == 126) {
         n = (uint64_t)g->hdr[2] << 8 | g->hdr[3];
-        if (n < 126) return fail(g, 1002, "length not minimally encoded");
     } else if (len7 == 127) {
         n = 0;
         for (int i = 0; i < 8; i++) n = n << 8 | g->hdr[2 + i];
-        if (n >> 63) return fail(g, 1002, "frame length over 2^63");
-        if (n <= 0xFFFF) return fail(g, 1002, "length not minimally encoded");
     }
+    return n;
+}
+
+/* The extended length is in, the mask key not yet. wslay checks the length
+ * at this very point and, on a bad one, drops the connection with no close
+ * frame (WSLAY_ERR_PROTO), so the guard must stop before this last length
+ * byte reaches it. */
+static bool check_length(vx_ws_guard *g) {
+    uint8_t len7 = g->hdr[1] & 0x7F;
+    uint64_t n = header_length(g);
+    if (len7 == 126 && n < 126) return fail(g, 1002, "length not minimally encoded");
+    if (len7 == 127 && n >> 63) return fail(g, 1002, "frame length over 2^63");
+    if (len7 == 127 && n <= 0xFFFF) return fail(g, 1002, "length not minimally encoded");
+    return true;
+}
+
+/* The whole header is in: the message size limit. */
+static bool check_header(vx_ws_guard *g, uint64_t *plen) {
+    uint64_t n = header_length(g);
     if (!is_control(g->opcode)) {
         uint64_t before = g->opcode == VX_WS_OP_CONT ? g->msg_len : 0;
         if (n > g->max_msg || before > g->max_msg - n) return fail(g, 1009, "too big");
@@ -97,6 +112,7 @@ size_t vx_ws_guard_scan(vx_ws_guard *g, uint8_t *bytes, size_t len) {
             if (!check_byte1(g, b)) return i;
         }
         g->hdr[g->hdr_len++] = b;
+        if (g->hdr_len > 2 && g->hdr_len == g->hdr_need - 4 && !check_length(g)) return i;
         if (g->hdr_len < 2 || g->hdr_len < g->hdr_need) {
             i++;
             continue;

@@ -451,6 +451,12 @@ static void ws_close_op(vx_conn *c, vx_close_why why) {
     case VX_CLOSE_SHUTDOWN:
         ws_begin_close(ws, 1001, "shutdown", false);
         break;
+    case VX_CLOSE_ABORT:
+        /* vx_node_free, possibly cutting short a close already under way:
+         * no close frame, the TCP connection goes now; the node hears of
+         * the end (if it has not yet) once the handles are closed. */
+        ws_reset(ws);
+        return;
     case VX_CLOSE_SLOW:
     default:
         ws_begin_close(ws, 4008, "slow", true);
@@ -746,10 +752,9 @@ int vx_ws_server_start(vx_node *node, uv_tcp_t *tcp, const char *peer, const cha
     ws->opened = true;
     if (ws->state == WS_OPEN && ws->ping_after_ms)
         uv_timer_start(&ws->timer, ws_timer_cb, ws->ping_after_ms, 0);
-    if (leftover_len && ws->state == WS_OPEN) {
-        ws_count(ws, VX_CTR_BYTES_IN, leftover_len);
+    /* The HTTP reader already counted these bytes in VX_CTR_BYTES_IN. */
+    if (leftover_len && ws->state == WS_OPEN)
         ws_feed(ws, (const uint8_t *)leftover, leftover_len);
-    }
     ws_progress(ws);
     return 0;
 }

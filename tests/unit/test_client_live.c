@@ -413,6 +413,63 @@ static void test_C69_client_send_overflow_fails_with_queue_full(void **s) {
     fx_free(f);
 }
 
+static bool queue_drained(fx *f) {
+    return vx_client_online(f->client) && vx_client_queued_bytes(f->client) == 0;
+}
+
+/* C-69 through the node (§11): with the client's send queue full, a node
+ * send to the server fails with VX_E_QUEUE_FULL, the server stays a known
+ * remote, and the queue is kept; after it drains, node sends work again. */
+static void test_C69_node_send_to_full_client_queue_fails_and_keeps_remote(void **s) {
+    fx *f = fx_new(false);
+    vx_client_opts co;
+    vx_client_opts_init(&co);
+    co.send_queue_max = 2000;
+    co.backoff_initial = 0.05;
+    co.backoff_max = 0.1;
+    connected_fixture(f, &co, 5);
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", vx_client_server_uuid(f->client));
+    vx_node_free(f->server); /* nothing drains the queue while it is gone */
+    f->server = NULL;
+    assert_true(run_until(f, is_offline, 5));
+    int ok = 0, rc = 0;
+    vx_error err;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        vx_payload *p = vx_payload_new_key("t.rec");
+        char tag[16];
+        snprintf(tag, sizeof tag, "q%d", i);
+        vx_dict_set_new(vx_payload_filt(p), "tag", vx_str(tag));
+        rc = vx_node_send_uuid(f->cnode, saved, p, &err);
+        if (rc == 0) ok++;
+        vx_payload_decref(p);
+    }
+    assert_int_equal(rc, VX_E_QUEUE_FULL);
+    assert_true(ok > 1 && ok < 100);
+    assert_int_equal(vx_node_remote_count(f->cnode), 1);
+    vx_payload *p = vx_payload_new_key("t.rec");
+    vx_request_opts ro = {.timeout = 5};
+    assert_int_equal(vx_node_request(f->cnode, NULL, p, &ro, on_response, f, &err),
+                     VX_E_QUEUE_FULL);
+    vx_payload_decref(p);
+    assert_int_equal(vx_router_count(vx_node_router(f->cnode)), 0);
+
+    start_server(f, 5); /* same port, new uuid */
+    assert_true(run_until(f, queue_drained, 8));
+    for (int tries = 0; tries < 100 && f->n_rec < ok; tries++) run_until(f, NULL, 0.02);
+    assert_int_equal(f->n_rec, ok);
+    p = vx_payload_new_key("t.rec");
+    vx_dict_set_new(vx_payload_filt(p), "tag", vx_str("after"));
+    assert_int_equal(vx_node_send_uuid(f->cnode, vx_client_server_uuid(f->client), p, &err),
+                     0);
+    vx_payload_decref(p);
+    for (int tries = 0; tries < 100 && f->n_rec < ok + 1; tries++) run_until(f, NULL, 0.02);
+    assert_int_equal(f->n_rec, ok + 1);
+    assert_string_equal(f->rec[ok], "after");
+    assert_int_equal(vx_node_remote_count(f->cnode), 1);
+    fx_free(f);
+}
+
 /* ---- a raw server: what VortexC servers never send -------------------------- */
 
 #include "transport/ws_server.h"
@@ -660,6 +717,7 @@ int main(void) {
         cmocka_unit_test(test_C69_C70_queued_msgs_after_reconnect_payloads_http),
         cmocka_unit_test(test_C69_C70_queued_msgs_after_reconnect_payloads_ws),
         cmocka_unit_test(test_C69_client_send_overflow_fails_with_queue_full),
+        cmocka_unit_test(test_C69_node_send_to_full_client_queue_fails_and_keeps_remote),
         cmocka_unit_test(test_C71_bare_dot_heartbeats_keep_online_http),
         cmocka_unit_test(test_C71_bare_dot_heartbeats_answered_ws),
         cmocka_unit_test(test_login_page_is_an_authentication_error),

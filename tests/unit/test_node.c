@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "node/node_impl.h"
+#include "router/router_impl.h"
 
 /* ---- fake transport ---------------------------------------------------- */
 
@@ -748,6 +749,133 @@ static void test_C63_decode_errors_counted_and_isolated(void **state) {
     env_free(e);
 }
 
+/* A raw TCP peer of the node's real listener: writes one request, records
+ * everything it receives, notes the end. */
+typedef struct raw_peer {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_write_t write;
+    vx_buf out, in;
+    int status; /* of the connect: 1 until then */
+    bool eof;   /* EOF or reset */
+} raw_peer;
+
+static void raw_alloc(uv_handle_t *h, size_t size, uv_buf_t *b) {
+    static char chunk[65536];
+    *b = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+    raw_peer *rp = st->data;
+    if (n > 0) assert_int_equal(vx_buf_append(&rp->in, b->base, (size_t)n), 0);
+    if (n < 0) {
+        rp->eof = true;
+        uv_read_stop(st);
+    }
+}
+
+static void raw_connected(uv_connect_t *req, int status) {
+    raw_peer *rp = req->data;
+    rp->status = status;
+    if (status < 0) return;
+    uv_buf_t b = uv_buf_init(rp->out.data, (unsigned)rp->out.len);
+    uv_write(&rp->write, (uv_stream_t *)&rp->tcp, &b, 1, NULL);
+    uv_read_start((uv_stream_t *)&rp->tcp, raw_alloc, raw_read);
+}
+
+/* Connect to the node's port and send rp->out (filled by the caller). */
+static void raw_start(env *e, raw_peer *rp) {
+    rp->status = 1;
+    rp->connect.data = rp;
+    uv_tcp_init(&e->loop, &rp->tcp);
+    rp->tcp.data = rp;
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", vx_node_port(e->node), &sa);
+    assert_int_equal(
+        uv_tcp_connect(&rp->connect, &rp->tcp, (struct sockaddr *)&sa, raw_connected), 0);
+}
+
+static void raw_free(raw_peer *rp) {
+    vx_buf_free(&rp->out);
+    vx_buf_free(&rp->in);
+}
+
+static void env_listen(env *e) {
+    vx_listen_opts lo;
+    vx_listen_opts_init(&lo);
+    lo.host = "127.0.0.1";
+    lo.port = 0;
+    vx_error err;
+    assert_int_equal(vx_node_listen(e->node, &lo, &err), 0);
+}
+
+/* §2.3 (C-63's counting): an item abandoned for exceeding max_msg_bytes in
+ * a stream is counted as VX_E_MSG_TOO_BIG with the decode errors, and the
+ * items around it are delivered. First the seam call itself, then the real
+ * HTTP server, whose POST body splitter must report it. */
+static size_t g_max_msg;
+static void small_msgs(vx_node_opts *o) {
+    o->codec.max_msg_bytes = g_max_msg;
+}
+
+static void test_C63_item_over_max_msg_bytes_counted(void **state) {
+    env *e = env_new(NULL);
+    fake_conn *a = env_open(e, VX_TRANSPORT_WS, "w1", "n1");
+    rec r = {0};
+    add_ep(e, "k", &r);
+    vx_node_conn_item_error(e->node, &a->base, VX_E_MSG_TOO_BIG);
+    vx_payload *p = mk("k", 1);
+    feed(e, a, p);
+    vx_payload_decref(p);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(e->node->decode_errors[-VX_E_MSG_TOO_BIG], 1);
+    assert_int_equal(a->n_close, 0);
+    assert_true(
+        metrics_has(e->node, "vortexc_decode_errors_total{code=\"VX_E_MSG_TOO_BIG\"} 1\n"));
+    rec_clear(&r);
+    env_free(e);
+
+    /* the HTTP server: a POST body with an oversized item between two msgs */
+    g_max_msg = 1000;
+    e = env_new(small_msgs);
+    rec r2 = {0};
+    add_ep(e, "k", &r2);
+    env_listen(e);
+    vx_error err;
+    vx_buf body = {0};
+    for (int n = 1; n <= 2; n++) {
+        vx_payload *q = mk("k", n);
+        assert_int_equal(vx_codec_encode(g_codec, q, &body, &err), 0);
+        assert_int_equal(vx_buf_append(&body, ".", 1), 0);
+        vx_payload_decref(q);
+        for (int i = 0; n == 1 && i < 30; i++)
+            assert_int_equal(
+                vx_buf_append(&body, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                              50),
+                0);
+        if (n == 1) assert_int_equal(vx_buf_append(&body, ".", 1), 0);
+    }
+    raw_peer rp = {0};
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "POST /vortex?vortexUuid=h1&vortexName=n1 HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      body.len);
+    assert_int_equal(vx_buf_append(&rp.out, head, (size_t)hl), 0);
+    assert_int_equal(vx_buf_append(&rp.out, body.data, body.len), 0);
+    raw_start(e, &rp);
+    for (int i = 0; i < 200 && r2.calls < 2; i++) run_for(e, 5);
+    assert_int_equal(rp.status, 0);
+    assert_int_equal(r2.calls, 2);
+    assert_int_equal(r2.last_n, 2);
+    assert_int_equal(e->node->decode_errors[-VX_E_MSG_TOO_BIG], 1);
+    uv_close((uv_handle_t *)&rp.tcp, NULL);
+    vx_buf_free(&body);
+    raw_free(&rp);
+    rec_clear(&r2);
+    env_free(e);
+}
+
 /* ---- request/response ------------------------------------------------------ */
 
 typedef struct resp {
@@ -852,7 +980,8 @@ static void test_C74_error_result_fails_with_remote(void **state) {
 }
 
 /* C-73: a request with no reply fails with VX_E_TIMEOUT and leaves no
- * endpoint; after 10 000 requests (answered or timed out) none remain. */
+ * endpoint; after 10 000 requests outstanding together (answered or timed
+ * out) none remain. */
 static void test_C73_timeout_and_no_endpoints_remain(void **state) {
     env *e = env_new(NULL);
     fake_conn *a = env_open(e, VX_TRANSPORT_WS, "srv", "server");
@@ -871,22 +1000,26 @@ static void test_C73_timeout_and_no_endpoints_remain(void **state) {
     answer(e, a, 1, vx_null()); /* after the timeout: not an error, no second call */
     assert_int_equal(r.calls, 1);
 
-    /* 10 000 requests in rounds of 500 (the router scans one key's
-     * endpoints linearly, so all at once would only measure that), half
-     * answered, half left to time out. */
-    enum { N = 10000, ROUND = 500 };
+    /* 10 000 requests outstanding at once (§13 one-shot endpoints on one
+     * "key"); half answered, in reverse order, half left to time out. Each
+     * reply is compared with its own endpoint only. */
+    enum { N = 10000 };
     resp *rs = calloc(N, sizeof *rs);
     assert_non_null(rs);
-    for (int base = 0; base < N; base += ROUND) {
-        size_t first = a->n;
-        for (int i = base; i < base + ROUND; i++)
-            assert_int_equal(
-                vx_node_request(e->node, "srv", req, &o, resp_fn, &rs[i], NULL), 0);
-        assert_int_equal(vx_router_count(vx_node_router(e->node)), ROUND);
-        for (int i = 0; i < ROUND; i += 2) answer(e, a, first + (size_t)i, vx_null());
-        run_for(e, 30);
-        assert_int_equal(vx_router_count(vx_node_router(e->node)), 0);
+    size_t first = a->n;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(vx_node_request(e->node, "srv", req, &o, resp_fn, &rs[i], NULL),
+                         0);
+    assert_int_equal(vx_router_count(vx_node_router(e->node)), N);
+    assert_int_equal(e->node->n_requests, N);
+    for (int i = N - 2; i >= 0; i -= 2) {
+        answer(e, a, first + (size_t)i, vx_null());
+        assert_int_equal(rs[i].calls, 1);
+        assert_int_equal(vx_router_last_compared(vx_node_router(e->node)), 1);
     }
+    assert_int_equal(vx_router_count(vx_node_router(e->node)), N / 2);
+    run_for(e, 30);
+    assert_int_equal(vx_router_count(vx_node_router(e->node)), 0);
     int ok = 0, timed_out = 0;
     for (int i = 0; i < N; i++) {
         assert_int_equal(rs[i].calls, 1);
@@ -906,6 +1039,58 @@ static void test_C73_timeout_and_no_endpoints_remain(void **state) {
     env_free(e);
     assert_int_equal(last.calls, 1);
     assert_int_equal(last.code, VX_E_CLOSED);
+}
+
+/* C-69 at node level (§11): a client conn whose bounded send queue is full
+ * refuses the msg; the node passes VX_E_QUEUE_FULL to the caller (send or
+ * request) and keeps the conn and the remote: no slow-consumer close, no
+ * drop counted. Once the queue drains, sends work again. */
+static void test_C69_client_queue_full_fails_send_keeps_conn(void **state) {
+    env *e = env_new(NULL);
+    remote_log log = {0};
+    vx_node_on_remote(e->node, on_remote, &log);
+    fake_conn *a = env_open(e, VX_TRANSPORT_CLIENT, "srv", "server");
+    fake_conn *other = env_open(e, VX_TRANSPORT_WS, "u2", "server");
+    a->limit = 3; /* the hello and two msgs */
+    send_uuid(e, "srv", "k", 1);
+    send_uuid(e, "srv", "k", 2);
+    vx_payload *p = mk("k", 3);
+    vx_error err;
+    vx_error_clear(&err);
+    assert_int_equal(vx_node_send_uuid(e->node, "srv", p, &err), VX_E_QUEUE_FULL);
+    assert_int_equal(err.code, VX_E_QUEUE_FULL);
+    assert_non_null(strstr(err.message, "srv"));
+    resp r = {0};
+    assert_int_equal(vx_node_request(e->node, "srv", p, NULL, resp_fn, &r, &err),
+                     VX_E_QUEUE_FULL);
+    assert_int_equal(vx_router_count(vx_node_router(e->node)), 0);
+    assert_int_equal(e->node->n_requests, 0);
+    /* by name: the other remote still gets it, the caller learns the refusal */
+    assert_int_equal(vx_node_send_name(e->node, "server", p, &err), VX_E_QUEUE_FULL);
+    expect_seq(other, 2, HELLO, 3);
+    vx_payload_decref(p);
+
+    assert_int_equal(a->n_close, 0);
+    assert_int_equal(e->node->slow_closes, 0);
+    assert_int_equal(e->node->dropped[VXN_DROP_SLOW_CONSUMER], 0);
+    assert_int_equal(vx_node_remote_count(e->node), 2);
+    assert_int_equal(log.left, 0);
+    vx_remote *rm = vxn_remote_find(e->node, "srv");
+    assert_non_null(rm);
+    assert_ptr_equal(rm->conn, &a->base);
+    expect_seq(a, 3, HELLO, 1, 2);
+
+    a->written = a->n; /* drained */
+    send_uuid(e, "srv", "k", 4);
+    expect_seq(a, 4, HELLO, 1, 2, 4);
+    p = mk("k", 5);
+    assert_int_equal(vx_node_request(e->node, "srv", p, NULL, resp_fn, &r, &err), 0);
+    vx_payload_decref(p);
+    expect_seq(a, 5, HELLO, 1, 2, 4, 5);
+    answer(e, a, 4, vx_null());
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, VX_REQUEST_SUCCESS);
+    env_free(e);
 }
 
 /* ---- shutdown, metrics --------------------------------------------------- */
@@ -964,6 +1149,138 @@ static void test_free_aborts_conns_still_ending(void **state) {
     free(e);
 }
 
+/* ---- the real transports on VX_CLOSE_ABORT (conn.h) --------------------- */
+
+static void count_handle(uv_handle_t *h, void *arg) {
+    void **a = arg;
+    if (h != a[0] && !uv_is_closing(h)) ++*(int *)a[1];
+}
+
+/* Handles on the loop other than the raw peer's and not being closed. */
+static int other_handles(env *e, raw_peer *rp) {
+    int n = 0;
+    void *a[2] = {&rp->tcp, &n};
+    uv_walk(&e->loop, count_handle, a);
+    return n;
+}
+
+static bool raw_has(const raw_peer *rp, const char *str, size_t from) {
+    size_t n = strlen(str);
+    for (size_t i = from; i + n <= rp->in.len; i++)
+        if (memcmp(rp->in.data + i, str, n) == 0) return true;
+    return false;
+}
+
+static size_t head_end(const raw_peer *rp) {
+    for (size_t i = 0; i + 4 <= rp->in.len; i++)
+        if (memcmp(rp->in.data + i, "\r\n\r\n", 4) == 0) return i + 4;
+    return 0;
+}
+
+/* Open a long-poll POST (ws = false) or a WebSocket as remote "a1" and wait
+ * for the node's hello on it. */
+static void raw_open(env *e, raw_peer *rp, bool ws) {
+    const char *req =
+        ws ? "GET /vortexws?vortexUuid=a1&vortexName=n HTTP/1.1\r\nHost: x\r\n"
+             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+             "13\r\n\r\n"
+           : "POST /vortex?vortexUuid=a1&vortexName=n HTTP/1.1\r\nHost: x\r\n"
+             "Content-Length: 0\r\n\r\n";
+    assert_int_equal(vx_buf_append(&rp->out, req, strlen(req)), 0);
+    /* WS: a masked PING in the same write, read with the head (the bytes
+     * the HTTP server hands to the WebSocket module) */
+    if (ws) assert_int_equal(vx_buf_append(&rp->out, "\x89\x80\x01\x02\x03\x04", 6), 0);
+    raw_start(e, rp);
+    for (int i = 0; i < 400; i++) {
+        size_t h = head_end(rp);
+        /* HTTP: the hello chunk ends with ".\r\n"; WS: a frame follows */
+        if (h && (ws ? rp->in.len > h + 2 : raw_has(rp, ".\r\n", h))) break;
+        run_for(e, 5);
+    }
+    assert_int_equal(rp->status, 0);
+    assert_true(head_end(rp) > 0);
+    assert_int_equal(vx_node_remote_count(e->node), 1);
+}
+
+/* Whether the server's (unmasked) frames after the 101 include a Close. */
+static bool ws_close_frame_seen(const raw_peer *rp) {
+    size_t i = head_end(rp);
+    const uint8_t *b = (const uint8_t *)rp->in.data;
+    while (i + 2 <= rp->in.len) {
+        uint8_t op = b[i] & 0x0F;
+        uint64_t len = b[i + 1] & 0x7F;
+        size_t h = 2;
+        if (len == 126) {
+            if (i + 4 > rp->in.len) break;
+            len = (uint64_t)b[i + 2] << 8 | b[i + 3];
+            h = 4;
+        } else if (len == 127) {
+            if (i + 10 > rp->in.len) break;
+            len = 0;
+            for (int k = 0; k < 8; k++) len = len << 8 | b[i + 2 + k];
+            h = 10;
+        }
+        if (op == 0x8) return true;
+        i += h + len;
+    }
+    return false;
+}
+
+static void finish_raw(env *e, raw_peer *rp) {
+    for (int i = 0; i < 400 && !rp->eof; i++) run_for(e, 5);
+    assert_true(rp->eof);
+    uv_close((uv_handle_t *)&rp->tcp, NULL);
+    assert_int_equal(uv_run(&e->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+    raw_free(rp);
+    free(e);
+}
+
+/* vx_node_free sends VX_CLOSE_ABORT: an open long-poll response or
+ * WebSocket is dropped at once, with no final chunk and no close frame
+ * (not ended gracefully, nor as "slow"), and reports its end so the node is
+ * freed. */
+static void test_abort_drops_http_and_ws_at_once(void **state) {
+    for (int ws = 0; ws < 2; ws++) {
+        env *e = env_new(NULL);
+        env_listen(e);
+        raw_peer rp = {0};
+        raw_open(e, &rp, ws);
+        /* every byte read is counted once */
+        assert_int_equal(e->node->ctr[VX_CTR_BYTES_IN], rp.out.len);
+        vx_node_free(e->node);
+        e->node = NULL;
+        run_for(e, 50);
+        assert_int_equal(other_handles(e, &rp), 0); /* node and conn gone */
+        for (int i = 0; i < 400 && !rp.eof; i++) run_for(e, 5);
+        if (ws)
+            assert_false(ws_close_frame_seen(&rp));
+        else
+            assert_false(raw_has(&rp, "\r\n0\r\n\r\n", 0));
+        finish_raw(e, &rp);
+    }
+}
+
+/* ABORT also cuts short a graceful end (shutdown) still under way: the
+ * transport must not ignore it, or vx_node_free would wait for the end. */
+static void test_abort_cuts_short_a_graceful_end(void **state) {
+    for (int ws = 0; ws < 2; ws++) {
+        env *e = env_new(NULL);
+        env_listen(e);
+        raw_peer rp = {0};
+        raw_open(e, &rp, ws);
+        int done = 0;
+        vx_node_shutdown(e->node, done_fn, &done);
+        vx_node_free(e->node);
+        e->node = NULL;
+        run_for(e, 50);
+        assert_int_equal(other_handles(e, &rp), 0);
+        assert_int_equal(done, 0);
+        finish_raw(e, &rp);
+    }
+}
+
 static void test_metrics_text(void **state) {
     env *e = env_new(NULL);
     env_open(e, VX_TRANSPORT_HTTP, "u1", "n1");
@@ -1003,11 +1320,15 @@ int main(void) {
         cmocka_unit_test(test_C65_C66_slow_consumer),
         cmocka_unit_test(test_C44_server_echo),
         cmocka_unit_test(test_C63_decode_errors_counted_and_isolated),
+        cmocka_unit_test(test_C63_item_over_max_msg_bytes_counted),
         cmocka_unit_test(test_C72_request_completes_on_matching_reply),
         cmocka_unit_test(test_C74_error_result_fails_with_remote),
         cmocka_unit_test(test_C73_timeout_and_no_endpoints_remain),
+        cmocka_unit_test(test_C69_client_queue_full_fails_send_keeps_conn),
         cmocka_unit_test(test_shutdown_closes_every_conn),
         cmocka_unit_test(test_free_aborts_conns_still_ending),
+        cmocka_unit_test(test_abort_drops_http_and_ws_at_once),
+        cmocka_unit_test(test_abort_cuts_short_a_graceful_end),
         cmocka_unit_test(test_metrics_text),
     };
     g_codec = vx_codec_new(NULL);

@@ -827,6 +827,134 @@ static void test_multiset_agrees_with_brute_force(void **state) {
     assert_true(n_unequal > 500);
 }
 
+/* ---- §13 one-shot endpoints: the (key, messageId) index -------------------- */
+
+#define MID "PayloadResponse.messageId"
+
+static void expect_calls(const rec *log, int n, const int *want) {
+    if (log->n != n) {
+        for (int i = 0; i < log->n; i++) fprintf(stderr, " %d", log->calls[i]);
+        fprintf(stderr, "\n");
+    }
+    assert_int_equal(log->n, n);
+    for (int i = 0; i < n; i++) assert_int_equal(log->calls[i], want[i]);
+}
+
+/* Endpoints with a messageId live in their own buckets, yet every matching
+ * endpoint still sees a payload in registration order, across both. */
+static void test_C40_message_id_endpoints_keep_registration_order(void **state) {
+    vx_router *r = vx_router_new();
+    rec log = {.r = r};
+    ep_data d[12];
+    for (int i = 0; i < 12; i++) d[i] = (ep_data){.log = &log, .tag = i + 1};
+    add_ep(r, D("key", S("q"), NULL), &d[0]);
+    vx_endpoint_id b = add_ep(r, D("key", S("q"), MID, S("m1"), NULL), &d[1]);
+    add_ep(r, D("key", S("q"), "n", I(1), NULL), &d[2]);
+    vx_endpoint_id dd = add_ep(r, D("key", S("q"), MID, S("m1"), "n", I(1), NULL), &d[3]);
+    add_ep(r, D("key", S("q"), MID, S("m2"), NULL), &d[4]);
+    add_ep(r, D("key", S("q"), NULL), &d[5]);
+    add_ep(r, D("key", S("q"), MID, D("x", I(1), NULL), NULL), &d[6]); /* dict: ignored */
+    add_ep(r, D("key", S("q"), MID, I(1), NULL), &d[7]);
+    add_ep(r, D("key", S("r"), MID, S("m1"), NULL), &d[8]);
+    add_ep(r, D("key", S("q"), MID, F(NAN), NULL), &d[9]); /* matches nothing */
+
+    assert_int_equal(route(r, D("key", S("q"), MID, S("m1"), "n", I(1), NULL), NULL), 6);
+    expect_calls(&log, 6, (int[]){1, 2, 3, 4, 6, 7});
+    assert_int_equal(vx_router_last_compared(r), 6); /* 1 3 6 7, then 2 4 */
+
+    log.n = 0; /* §7.2 numbers: a messageId 1.0 finds the endpoint on 1 */
+    assert_int_equal(route(r, D("key", S("q"), MID, F(1.0), NULL), NULL), 4);
+    expect_calls(&log, 4, (int[]){1, 6, 7, 8});
+
+    log.n = 0; /* no messageId: only plain endpoints can match */
+    assert_int_equal(route(r, D("key", S("q"), NULL), NULL), 3);
+    expect_calls(&log, 3, (int[]){1, 6, 7});
+    assert_int_equal(vx_router_last_compared(r), 4);
+
+    log.n = 0; /* a NaN messageId equals nothing */
+    assert_int_equal(route(r, D("key", S("q"), MID, F(NAN), NULL), NULL), 3);
+    expect_calls(&log, 3, (int[]){1, 6, 7});
+
+    /* removal empties the m1 bucket; a later endpoint on m1 comes last */
+    log.n = 0;
+    assert_int_equal(vx_router_remove(r, b), 0);
+    assert_int_equal(vx_router_remove(r, dd), 0);
+    assert_int_equal(vx_router_remove(r, dd), VX_E_NOT_FOUND);
+    assert_int_equal(route(r, D("key", S("q"), MID, S("m1"), "n", I(1), NULL), NULL), 4);
+    expect_calls(&log, 4, (int[]){1, 3, 6, 7});
+    add_ep(r, D("key", S("q"), MID, S("m1"), NULL), &d[10]);
+    log.n = 0;
+    assert_int_equal(route(r, D("key", S("q"), MID, S("m1"), "n", I(1), NULL), NULL), 5);
+    expect_calls(&log, 5, (int[]){1, 3, 6, 7, 11});
+
+    /* a plain endpoint removing a later one-shot endpoint during dispatch,
+     * and adding another on the same messageId that must not see it */
+    vx_router *r2 = vx_router_new();
+    rec log2 = {.r = r2};
+    ep_data e1 = {.log = &log2, .tag = 1}, e2 = {.log = &log2, .tag = 2},
+            e3 = {.log = &log2, .tag = 3}, e4 = {.log = &log2, .tag = 4};
+    vx_value *late = D("key", S("q"), MID, S("m"), NULL);
+    e1.add_filt = late;
+    e1.add_data = &e4;
+    add_ep(r2, D("key", S("q"), NULL), &e1);
+    e1.remove_ids[0] = add_ep(r2, D("key", S("q"), MID, S("m"), NULL), &e2);
+    e1.n_remove = 1;
+    add_ep(r2, D("key", S("q"), NULL), &e3);
+    assert_int_equal(route(r2, D("key", S("q"), MID, S("m"), NULL), NULL), 2);
+    expect_calls(&log2, 2, (int[]){1, 3});
+    assert_int_equal(vx_router_count(r2), 3);
+    vx_decref(late);
+    e1.n_remove = 0;
+    log2.n = 0;
+    assert_int_equal(route(r2, D("key", S("q"), MID, S("m"), NULL), NULL), 3);
+    expect_calls(&log2, 3, (int[]){1, 3, 4});
+    vx_router_free(r2);
+    vx_router_free(r);
+}
+
+/* C-41 for §13: with 10 000 one-shot endpoints outstanding on one "key", a
+ * reply is compared with its own endpoint only. */
+static void test_C41_reply_meets_only_its_request(void **state) {
+    enum { N = 10000 };
+    vx_router *r = vx_router_new();
+    long *hits = calloc(N, sizeof *hits);
+    vx_endpoint_id *ids = calloc(N, sizeof *ids);
+    assert_non_null(hits);
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        char m[32];
+        snprintf(m, sizeof m, "id-%d", i);
+        vx_value *f = D("key", S("req"), "n", I(7), MID, S(m), NULL);
+        assert_int_equal(vx_router_add(r, f, count_cb, &hits[i], &ids[i], NULL), 0);
+        vx_decref(f);
+    }
+    for (int i = 0; i < N; i += 997) {
+        char m[32];
+        snprintf(m, sizeof m, "id-%d", i);
+        vx_payload *p = P(D("key", S("req"), "n", I(7), MID, S(m), NULL));
+        assert_int_equal(vx_router_dispatch(r, p, NULL), 1);
+        assert_int_equal(vx_router_last_compared(r), 1);
+        assert_int_equal(hits[i], 1);
+        assert_int_equal(vx_router_remove(r, ids[i]), 0);
+        /* a late duplicate reaches no one and is not an error */
+        assert_int_equal(vx_router_dispatch(r, p, NULL), 0);
+        assert_int_equal(vx_router_last_compared(r), 0);
+        vx_payload_decref(p);
+    }
+    long total = 0;
+    for (int i = 0; i < N; i++) total += hits[i];
+    assert_int_equal(total, (N + 996) / 997);
+    for (int i = 0; i < N; i++)
+        if (i % 997) assert_int_equal(vx_router_remove(r, ids[i]), 0);
+    assert_int_equal(vx_router_count(r), 0);
+    vx_payload *p = P(D("key", S("req"), "n", I(7), MID, S("id-1"), NULL));
+    assert_int_equal(vx_router_dispatch(r, p, NULL), 0);
+    vx_payload_decref(p);
+    free(hits);
+    free(ids);
+    vx_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_C35_add_without_key_fails_no_key),
@@ -837,6 +965,8 @@ int main(void) {
         cmocka_unit_test(test_C39_dict_values_ignored_absent_key_blocks),
         cmocka_unit_test(test_C40_matching_endpoints_once_in_order),
         cmocka_unit_test(test_C41_other_keys_cost_nothing),
+        cmocka_unit_test(test_C40_message_id_endpoints_keep_registration_order),
+        cmocka_unit_test(test_C41_reply_meets_only_its_request),
         cmocka_unit_test(test_C42_failing_callback_replies_once),
         cmocka_unit_test(test_error_reply_builder),
         cmocka_unit_test(test_add_during_dispatch_not_delivered),

@@ -297,6 +297,15 @@ def test_hostile_invalid_frames_close_1002():
             ("new text frame inside a fragmented message",
              lambda ws: (ws.send_frame(OP_TEXT, b"ab", fin=False),
                          ws.send_frame(OP_TEXT, b"cd"))),
+            # Bad extended lengths: wslay rejects them before the mask key,
+            # so the server must too, or the TCP connection was dropped with
+            # no close frame (found by fuzz/ws_frames.c).
+            ("16-bit length not minimal",
+             lambda ws: ws.conn.send(b"\x82\xfe\x00\x03\x01\x02\x03\x04abc")),
+            ("64-bit length not minimal",
+             lambda ws: ws.conn.send(b"\x82\xff" + struct.pack("!Q", 3) + b"\x01\x02\x03\x04abc")),
+            ("64-bit length over 2^63",
+             lambda ws: ws.conn.send(b"\x82\xff\x80" + b"\x00" * 7 + b"\x01\x02\x03\x04")),
         ]
         for what, send in cases:
             _expect_protocol_close(s, send, 1002, what)

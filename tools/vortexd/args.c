@@ -45,6 +45,7 @@ enum {
     O_TYPES,
     O_ECHO,
     O_TEST,
+    O_RECORD,
     O_LOG,
     O_HELP,
     O_VERSION,
@@ -81,6 +82,7 @@ static const opt_def OPTS[] = {
     {O_TYPES, "types", OPT_STR},
     {O_ECHO, "echo", OPT_FLAG},
     {O_TEST, "test-endpoints", OPT_FLAG},
+    {O_RECORD, "record", OPT_STR},
     {O_LOG, "log-level", OPT_STR},
     {O_HELP, "help", OPT_FLAG},
     {O_VERSION, "version", OPT_FLAG},
@@ -112,6 +114,7 @@ void vxd_usage(FILE *out) {
           "  --types FILE                register tuple types, repeatable\n"
           "  --echo                      endpoint {\"key\": \"vortexd.echo\"} (off)\n"
           "  --test-endpoints            test-only endpoints, see docs/vortexd.md (off)\n"
+          "  --record FILE               test-only vortexd.record appends to FILE (off)\n"
           "  --log-level LEVEL           error, warn, info or debug (info)\n"
           "  --help, --version\n"
           "BYTES take an optional suffix k, m or g (KiB, MiB, GiB).\n",
@@ -297,6 +300,9 @@ static int apply(vxd_config *cfg, const opt_def *o, const char *v) {
         break;
     case O_TEST:
         cfg->test_endpoints = true;
+        break;
+    case O_RECORD:
+        cfg->record = v;
         break;
     case O_LOG:
         if (!strcmp(v, "error"))

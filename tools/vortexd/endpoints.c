@@ -3,8 +3,11 @@
  * node's sends by name, by uuid and to everyone reachable from the wire, so
  * black-box tests (tests/wire) can check PROTOCOL §12 and §15. They are not
  * for production: any client could make the server flood everyone. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vortexd.h"
 
@@ -12,7 +15,8 @@ typedef struct flood flood;
 
 struct vxd_endpoints {
     vx_node *node;
-    flood *floods; /* running floods, so shutdown can stop them */
+    flood *floods; /* running floods and streams, so shutdown can stop them */
+    int record_fd; /* --record FILE (O_APPEND), or -1 */
     bool stopped;
 };
 
@@ -26,6 +30,7 @@ struct flood {
     int64_t n, sent, failed, every;
     size_t size;
     uint64_t seed;
+    bool stream; /* vortexd.stream: items carry "seq" and "t", no flood fields */
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -178,11 +183,23 @@ static void fill_pad(char *buf, size_t size, uint64_t seed) {
 }
 
 static int flood_send_one(flood *f, char *pad) {
-    vx_payload *p = vx_payload_new_key("vortexd.flood.item");
+    vx_payload *p =
+        vx_payload_new_key(f->stream ? "vortexd.stream.item" : "vortexd.flood.item");
     if (!p) return VX_E_NOMEM;
     fill_pad(pad, f->size, f->seed + (uint64_t)f->sent);
-    int rc = vx_dict_set_new(vx_payload_filt(p), "i", vx_int(f->sent));
-    if (!rc) rc = vx_list_append_new(vx_payload_tuples(p), vx_strn(pad, f->size));
+    int rc;
+    if (f->stream) {
+        /* "t": send time (CLOCK_REALTIME seconds) for receivers' latency. */
+        rc = vx_dict_set_new(vx_payload_filt(p), "seq", vx_int(f->sent));
+        if (!rc)
+            rc = vx_dict_set_new(vx_payload_filt(p), "t",
+                                 vx_float((double)vx_now_us() / 1e6));
+        if (!rc && f->size)
+            rc = vx_list_append_new(vx_payload_tuples(p), vx_strn(pad, f->size));
+    } else {
+        rc = vx_dict_set_new(vx_payload_filt(p), "i", vx_int(f->sent));
+        if (!rc) rc = vx_list_append_new(vx_payload_tuples(p), vx_strn(pad, f->size));
+    }
     vx_error e = {0};
     if (!rc)
         rc = f->target ? vx_node_send_uuid(f->owner->node, f->target, p, &e)
@@ -207,10 +224,12 @@ static void flood_tick(uv_timer_t *t) {
     }
     free(pad);
     if (pad && f->sent < f->n && f->failed == 0) return; /* next turn */
-    vxd_log(VXD_LOG_INFO, "flood of %lld done: %lld sent, %lld failed", (long long)f->n,
-            (long long)f->sent, (long long)f->failed);
+    vxd_log(VXD_LOG_INFO, "%s of %lld done: %lld sent, %lld failed",
+            f->stream ? "stream" : "flood", (long long)f->n, (long long)f->sent,
+            (long long)f->failed);
     if (f->requester) {
-        vx_payload *d = vx_payload_new_key("vortexd.flood.done");
+        vx_payload *d =
+            vx_payload_new_key(f->stream ? "vortexd.stream.done" : "vortexd.flood.done");
         if (d && !vx_dict_set_new(vx_payload_filt(d), "sent", vx_int(f->sent)) &&
             !vx_dict_set_new(vx_payload_filt(d), "failed", vx_int(f->failed)))
             (void)vx_node_send_uuid(f->owner->node, f->requester, d, NULL);
@@ -220,24 +239,32 @@ static void flood_tick(uv_timer_t *t) {
     flood_end(f);
 }
 
-static int on_flood(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error *err) {
-    vxd_endpoints *ep = data;
-    if (ep->stopped) return vx_error_set(err, VX_E_CLOSED, "vortexd.flood: shutting down");
-    int64_t n = 0, size = 100, every = 0;
+/* vortexd.flood and vortexd.stream share the parsing and the timer: `every`
+ * items per turn, turns `interval` ms apart. */
+static int start_flood(vxd_endpoints *ep, vx_payload *p, const vx_route_ctx *ctx,
+                       bool stream, vx_error *err) {
+    const char *what = stream ? "vortexd.stream" : "vortexd.flood";
+    if (ep->stopped) return vx_error_set(err, VX_E_CLOSED, "%s: shutting down", what);
+    int64_t n = 0, size = stream ? 0 : 100, every = 0, interval = 1;
     if (!filt_int(p, "n", &n) || n < 0 || n > 10000000)
-        return vx_error_set(err, VX_E_INVAL,
-                            "vortexd.flood: filt \"n\" must be an int 0-10000000");
+        return vx_error_set(err, VX_E_INVAL, "%s: filt \"n\" must be an int 0-10000000",
+                            what);
     if (vx_dict_get(vx_payload_filt(p), "size") &&
         (!filt_int(p, "size", &size) || size < 0 || size > 64 * 1024 * 1024))
-        return vx_error_set(err, VX_E_INVAL,
-                            "vortexd.flood: filt \"size\" must be an int 0-64Mi");
+        return vx_error_set(err, VX_E_INVAL, "%s: filt \"size\" must be an int 0-64Mi",
+                            what);
     if (vx_dict_get(vx_payload_filt(p), "every") &&
         (!filt_int(p, "every", &every) || every < 1))
+        return vx_error_set(err, VX_E_INVAL, "%s: filt \"every\" must be an int >= 1",
+                            what);
+    if (stream && vx_dict_get(vx_payload_filt(p), "interval") &&
+        (!filt_int(p, "interval", &interval) || interval < 1 || interval > 60000))
         return vx_error_set(err, VX_E_INVAL,
-                            "vortexd.flood: filt \"every\" must be an int >= 1");
+                            "%s: filt \"interval\" must be an int 1-60000 (ms)", what);
     const char *target = filt_str(p, "uuid");
     flood *f = calloc(1, sizeof *f);
-    if (!f) return vx_error_set(err, VX_E_NOMEM, "vortexd.flood: out of memory");
+    if (!f) return vx_error_set(err, VX_E_NOMEM, "%s: out of memory", what);
+    f->stream = stream;
     f->n = n;
     f->size = (size_t)size;
     f->every = every ? every : (n ? n : 1);
@@ -249,16 +276,46 @@ static int on_flood(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error
         free(f->target);
         free(f->requester);
         free(f);
-        return vx_error_set(err, VX_E_NOMEM, "vortexd.flood: out of memory");
+        return vx_error_set(err, VX_E_NOMEM, "%s: out of memory", what);
     }
     f->timer.data = f;
     f->owner = ep;
     f->next = ep->floods;
     ep->floods = f;
-    /* 1 ms between turns lets the loop write to readers in between, so a
+    /* A pause between turns lets the loop write to readers in between, so a
      * reading client keeps up while a stalled one overflows (§12). */
-    uv_timer_start(&f->timer, flood_tick, 0, 1);
+    uv_timer_start(&f->timer, flood_tick, 0, (uint64_t)interval);
     return 0;
+}
+
+static int on_flood(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error *err) {
+    return start_flood(data, p, ctx, false, err);
+}
+
+static int on_stream(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error *err) {
+    return start_flood(data, p, ctx, true, err);
+}
+
+/* ---- --record FILE ------------------------------------------------------- */
+
+/* Append the filt's "seq" as one line. A plain write(2) on an O_APPEND file:
+ * test-only, small and local, and it reaches the kernel before the reply, so
+ * a kill -9 right after the reply loses nothing the sender saw confirmed. */
+static int on_record(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error *err) {
+    vxd_endpoints *ep = data;
+    int64_t seq = 0;
+    if (!filt_int(p, "seq", &seq))
+        return vx_error_set(err, VX_E_INVAL, "vortexd.record: filt \"seq\" must be an int");
+    char line[32];
+    int len = snprintf(line, sizeof line, "%lld\n", (long long)seq);
+    ssize_t w;
+    do {
+        w = write(ep->record_fd, line, (size_t)len);
+    } while (w < 0 && errno == EINTR);
+    if (w != len)
+        return vx_error_set(err, VX_E_IO, "vortexd.record: write failed: %s",
+                            w < 0 ? strerror(errno) : "short write");
+    return reply_outcome(p, ctx, 0, NULL);
 }
 
 /* ---- registration -------------------------------------------------------- */
@@ -277,6 +334,7 @@ int vxd_endpoints_add(vx_node *node, const vxd_config *cfg, vxd_endpoints **out,
     vxd_endpoints *ep = calloc(1, sizeof *ep);
     if (!ep) return vx_error_set(err, VX_E_NOMEM, "out of memory");
     ep->node = node;
+    ep->record_fd = -1;
     int rc = 0;
     if (cfg->echo) rc = add(ep, "vortexd.echo", on_echo, err);
     if (!rc && cfg->test_endpoints) {
@@ -285,8 +343,17 @@ int vxd_endpoints_add(vx_node *node, const vxd_config *cfg, vxd_endpoints **out,
         if (!rc) rc = add(ep, "vortexd.sendUuid", on_send_uuid, err);
         if (!rc) rc = add(ep, "vortexd.broadcast", on_broadcast, err);
         if (!rc) rc = add(ep, "vortexd.fail", on_fail, err);
+        if (!rc) rc = add(ep, "vortexd.stream", on_stream, err);
+    }
+    if (!rc && cfg->record) {
+        ep->record_fd = open(cfg->record, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (ep->record_fd < 0)
+            rc =
+                vx_error_set(err, VX_E_IO, "--record %s: %s", cfg->record, strerror(errno));
+        if (!rc) rc = add(ep, "vortexd.record", on_record, err);
     }
     if (rc) {
+        if (ep->record_fd >= 0) close(ep->record_fd);
         free(ep); /* endpoints already added die with the node's router */
         return rc;
     }
@@ -306,5 +373,6 @@ void vxd_endpoints_stop(vxd_endpoints *ep) {
 
 void vxd_endpoints_free(vxd_endpoints *ep) {
     vxd_endpoints_stop(ep);
+    if (ep && ep->record_fd >= 0) close(ep->record_fd);
     free(ep);
 }

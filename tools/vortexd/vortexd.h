@@ -35,7 +35,8 @@ typedef struct vxd_config {
     const char **types;    /* NEW array of --types paths, in order */
     size_t n_types;
     bool echo;           /* --echo: vortexd.echo */
-    bool test_endpoints; /* --test-endpoints: flood, send*, broadcast, fail */
+    bool test_endpoints; /* --test-endpoints: flood, stream, send*, broadcast, fail */
+    const char *record;  /* --record FILE: vortexd.record appends here; NULL = off */
     vxd_level log_level;
 } vxd_config;
 
