@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build run test sanitize valgrind fuzz bench load install format clean
+.PHONY: all deps build run test sanitize valgrind fuzz bench bench-net load install format clean
 
 all: build
 
@@ -51,6 +51,14 @@ bench: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null
 	cmake --build build-release -j$(JOBS)
 	./build-release/bench_codec
+
+# Network benchmarks: echo, fan-out against a C floor and a Node ws server,
+# idle memory per WebSocket (scripts/bench-net.sh; installs npm ws locally).
+bench-net:
+	sh scripts/deps.sh --bench-net
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null
+	cmake --build build-release -j$(JOBS)
+	bash scripts/bench-net.sh build-release
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -148,10 +148,7 @@ echo
 
 NODE_OK=""
 if command -v node >/dev/null && command -v npm >/dev/null; then
-    if [ ! -d "$ROOT/bench/net/node_modules/ws" ]; then
-        (cd "$ROOT/bench/net" && npm install --no-audit --no-fund --silent >"$TMP/npm.log" 2>&1) ||
-            { echo "bench-net: npm install failed; skipping the Node row" >&2; cat "$TMP/npm.log" >&2; }
-    fi
+    # installed by scripts/deps.sh --bench-net (make bench-net runs it)
     [ -d "$ROOT/bench/net/node_modules/ws" ] && NODE_OK=1
 fi
 

@@ -1,7 +1,12 @@
 #!/bin/sh
 # The one place that installs what VortexC needs to build, test, fuzz and
 # benchmark on Debian 12. Idempotent: installs only what is missing.
+#   sh scripts/deps.sh              build, test, fuzz, codec bench
+#   sh scripts/deps.sh --bench-net  also Node.js + npm's ws for bench-net's peer server
 set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
  zlib1g-dev libdeflate-dev libcmocka-dev libyajl-dev
@@ -16,8 +21,17 @@ done
 
 if [ -n "$missing" ]; then
     echo "deps.sh: installing$missing"
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if [ "${1:-}" = "--bench-net" ]; then
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "deps.sh: installing nodejs npm"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+    fi
+    if [ ! -d "$ROOT/bench/net/node_modules/ws" ]; then
+        echo "deps.sh: npm install in bench/net (ws)"
+        (cd "$ROOT/bench/net" && npm install --no-audit --no-fund --silent)
+    fi
 fi

@@ -123,7 +123,7 @@ void vxd_usage(FILE *out) {
 
 static int bad(const char *flag, const char *value, const char *why) {
     if (flag[0] == '\0')
-        fprintf(stderr, "vortexd: \"%s\": %s\n", value, why);
+        fprintf(stderr, "vortexd: \"%s\": %s\n", value ? value : "", why);
     else
         fprintf(stderr, "vortexd: --%s %s%s%s: %s\n", flag, value ? "\"" : "",
                 value ? value : "", value ? "\"" : "", why);
