@@ -10,7 +10,11 @@
 
 #include "node/node_impl.h"
 
+/* §8: a server echoes rapuiServerEcho back to the client that sent it; a
+ * client library echoes rapuiClientEcho back to its server. Each treats the
+ * other key as an ordinary filt key. */
 #define VX_SERVER_ECHO_KEY "rapuiServerEcho"
+#define VX_CLIENT_ECHO_KEY "rapuiClientEcho"
 #define VXN_SCRATCH_KEEP   (1u << 20) /* keep at most this much encode buffer */
 
 int vxn_encode(vx_node *node, const vx_payload *p, vx_msgbuf **out, vx_error *err) {
@@ -119,9 +123,11 @@ static int reply_local(void *data, vx_payload *reply, vx_error *err) {
 void vxn_route(vx_node *node, vx_remote *r, vx_payload *p) {
     if (r) vxn_remote_ref(r);
     vx_value *filt = vx_payload_filt(p);
-    if (r && vx_dict_get(filt, VX_SERVER_ECHO_KEY)) {
+    const char *echo_key =
+        r && r->kind == VX_TRANSPORT_CLIENT ? VX_CLIENT_ECHO_KEY : VX_SERVER_ECHO_KEY;
+    if (r && vx_dict_get(filt, echo_key)) {
         /* §8: remove the key, send the rest straight back, then route it */
-        vx_dict_del(filt, VX_SERVER_ECHO_KEY);
+        vx_dict_del(filt, echo_key);
         vx_msgbuf *m = NULL;
         vx_error e;
         if (vxn_encode(node, p, &m, &e) == 0) {

@@ -719,6 +719,47 @@ static void test_C44_server_echo(void **state) {
     env_free(e);
 }
 
+/* C-45 (§8): on a client link (this node is the client) rapuiClientEcho is
+ * removed, the payload sent back to the server, then routed locally; there
+ * rapuiServerEcho is an ordinary key, and on a server link the reverse. */
+static void test_C45_client_echo(void **state) {
+    env *e = env_new(NULL);
+    fake_conn *srv = env_open(e, VX_TRANSPORT_CLIENT, "server-uuid", "server");
+    rec r = {.watch = srv};
+    add_ep(e, "echo.c", &r);
+    vx_payload *p = mk("echo.c", 7);
+    vx_dict_set_new(vx_payload_filt(p), "rapuiClientEcho", vx_bool(true));
+    feed(e, srv, p);
+    vx_payload_decref(p);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.watch_n, 2); /* hello, then the echo, before routing */
+    assert_null(vx_dict_get(vx_payload_filt(r.last), "rapuiClientEcho"));
+    vx_payload *echo = decode(srv->q[1]);
+    assert_null(vx_dict_get(vx_payload_filt(echo), "rapuiClientEcho"));
+    assert_string_equal(vx_str_value(vx_dict_get(vx_payload_filt(echo), "key")), "echo.c");
+    vx_payload_decref(echo);
+    /* rapuiServerEcho from a server is just a key: routed with it, no echo */
+    p = mk("echo.c", 8);
+    vx_dict_set_new(vx_payload_filt(p), "rapuiServerEcho", vx_bool(true));
+    feed(e, srv, p);
+    vx_payload_decref(p);
+    assert_int_equal(srv->n, 2);
+    assert_int_equal(r.calls, 2);
+    assert_non_null(vx_dict_get(vx_payload_filt(r.last), "rapuiServerEcho"));
+    /* and a server treats rapuiClientEcho as an ordinary key */
+    fake_conn *cli = env_open(e, VX_TRANSPORT_HTTP, "u2", "n2");
+    size_t before = cli->n;
+    p = mk("echo.c", 9);
+    vx_dict_set_new(vx_payload_filt(p), "rapuiClientEcho", vx_bool(true));
+    feed(e, cli, p);
+    vx_payload_decref(p);
+    assert_int_equal(cli->n, before);
+    assert_int_equal(r.calls, 3);
+    assert_non_null(vx_dict_get(vx_payload_filt(r.last), "rapuiClientEcho"));
+    rec_clear(&r);
+    env_free(e);
+}
+
 /* C-63 at node level (§6.3): undecodable msgs are counted by code and
  * affect nothing else; empty items and empty payloads are liveness only. */
 static void test_C63_decode_errors_counted_and_isolated(void **state) {
@@ -1319,6 +1360,7 @@ int main(void) {
         cmocka_unit_test(test_C52_heartbeats_at_period_never_queued),
         cmocka_unit_test(test_C65_C66_slow_consumer),
         cmocka_unit_test(test_C44_server_echo),
+        cmocka_unit_test(test_C45_client_echo),
         cmocka_unit_test(test_C63_decode_errors_counted_and_isolated),
         cmocka_unit_test(test_C63_item_over_max_msg_bytes_counted),
         cmocka_unit_test(test_C72_request_completes_on_matching_reply),
