@@ -43,7 +43,8 @@ typedef struct vx_node_opts {
 void vx_node_opts_init(vx_node_opts *opts);
 
 /* NEW node on `loop`. The options (and the strings they point to) are
- * copied. NULL with `err` filled on failure. */
+ * copied. NULL with `err` filled on failure (VX_E_INVAL for a NULL loop, or for
+ * codec limits the node's own hello does not fit in). */
 vx_node *vx_node_new(uv_loop_t *loop, const vx_node_opts *opts, vx_error *err);
 
 /* Close every listener and connection at once (no clean stream ends; use
@@ -63,12 +64,12 @@ const vx_node_opts *vx_node_options(const vx_node *node);
 /* ---- listening (server side) ------------------------------------------ */
 
 typedef struct vx_listen_opts {
-    const char *host;            /* "127.0.0.1" */
-    int port;                    /* 0 = any free port (see vx_node_port) */
-    const char *http_path;       /* "/vortex" */
-    const char *ws_path;         /* "/vortexws" */
-    const char *static_dir;      /* NULL = no static files */
-    const char *const *origins;  /* WebSocket Origin allow-list; NULL = any */
+    const char *host;           /* "127.0.0.1" */
+    int port;                   /* 0 = any free port (see vx_node_port) */
+    const char *http_path;      /* "/vortex" */
+    const char *ws_path;        /* "/vortexws" */
+    const char *static_dir;     /* NULL = no static files */
+    const char *const *origins; /* WebSocket Origin allow-list; NULL = any */
     size_t n_origins;
 } vx_listen_opts;
 
@@ -114,10 +115,8 @@ size_t vx_node_remote_count(const vx_node *node);
  * every remote with this name, or to all. A send to the node's own uuid or
  * name routes locally. VX_E_NO_SUCH_VORTEX when a uuid or name matches no
  * target (nothing is queued); encode errors as vx_msg_encode. */
-int vx_node_send_uuid(vx_node *node, const char *uuid, const vx_payload *p,
-                      vx_error *err);
-int vx_node_send_name(vx_node *node, const char *name, const vx_payload *p,
-                      vx_error *err);
+int vx_node_send_uuid(vx_node *node, const char *uuid, const vx_payload *p, vx_error *err);
+int vx_node_send_name(vx_node *node, const char *name, const vx_payload *p, vx_error *err);
 int vx_node_broadcast(vx_node *node, const vx_payload *p, vx_error *err);
 
 /* ---- request / response (§13) ------------------------------------------ */
@@ -134,7 +133,7 @@ typedef void (*vx_response_fn)(void *data, vx_request_status status, vx_payload 
                                const vx_error *err);
 
 typedef struct vx_request_opts {
-    double timeout;      /* seconds; 0 = the node's response_timeout */
+    double timeout;       /* seconds; 0 = the node's response_timeout */
     bool no_result_check; /* accept any reply result as success */
 } vx_request_opts;
 

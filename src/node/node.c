@@ -77,6 +77,22 @@ vx_node *vx_node_new(uv_loop_t *loop, const vx_node_opts *opts, vx_error *err) {
                      opts->codec.zlib_level);
         goto fail;
     }
+    /* Every connection starts with the node's hello: limits it does not fit
+     * in would fail every connection (found by fuzzing), so refuse them. */
+    vx_payload *hello = vx_payload_new_hello(node->uuid, node->name);
+    vx_buf hb = {0};
+    vx_error herr;
+    int hrc = hello ? vx_codec_encode(node->codec, hello, &hb, &herr) : VX_E_NOMEM;
+    vx_payload_decref(hello);
+    vx_buf_free(&hb);
+    if (hrc == VX_E_NOMEM) goto nomem;
+    if (hrc != 0) {
+        vx_error_set(err, VX_E_INVAL,
+                     "vx_node_new: the node's own hello cannot be encoded "
+                     "under these limits: %s",
+                     herr.message);
+        goto fail;
+    }
     /* Handles last: nothing after this can fail, so a failure never has to
      * wait for close callbacks. */
     uv_timer_init(loop, &node->heartbeat_timer);
@@ -90,6 +106,7 @@ nomem:
     vx_error_set(err, VX_E_NOMEM, "vx_node_new: out of memory");
 fail:
     if (node) {
+        vx_codec_free(node->codec);
         vx_router_free(node->router);
         free(node->name);
         free(node->uuid);
