@@ -1,8 +1,11 @@
 /* The long-poll response (PROTOCOL.md §9.3-§9.6, §12) as a vx_conn.
  *
  * Each msg is written as one chunk of msg + '.' (raw msg + '.' for an
- * HTTP/1.0 request, whose end is the TCP close) with one uv_write of three
- * buffers, the msg bytes shared with every other receiver. An item stays in
+ * HTTP/1.0 request, whose end is the TCP close), the msg bytes shared with
+ * every other receiver. Items are written in batches: while one uv_write is
+ * in flight, new items wait, and its callback writes all of them (up to
+ * HTTP_BATCH) as one uv_write, so a burst costs a few syscalls rather than
+ * one per item (§9.3 allows several chunks per write). An item stays in
  * `items` until its write completes, so when the response ends early the
  * ones still there are exactly the unsent msgs, in order, that go back to
  * the node (§9.6: a partly written item counts as unsent). */
@@ -12,6 +15,8 @@
 
 #include "transport/http_conn.h"
 #include "transport/http_util.h"
+
+#define HTTP_BATCH 64 /* items per uv_write */
 
 #define CONN_OF(vc) ((vx_http_conn *)((char *)(vc)-offsetof(vx_http_conn, conn)))
 
@@ -40,38 +45,65 @@ static void pop_done(vx_http_conn *c) {
     }
 }
 
+static void issue_waiting(vx_http_conn *c, bool always);
+
+/* The write of a batch: the request is its first item's; req.data holds the
+ * number of items in it. */
 static void on_item_written(uv_write_t *req, int status) {
     vx_http_item *w = (vx_http_item *)req;
     vx_http_conn *c = w->c;
+    size_t n = (size_t)(uintptr_t)req->data;
     if (status == 0) {
-        w->done = true;
-        c->queued -= w->bytes;
-        vx_http_count(c, VX_CTR_BYTES_OUT,
-                      w->bytes + (c->chunked ? strlen(w->sizeline) + 2 : 0));
+        for (size_t i = 0; i < n && w; i++, w = w->next) {
+            w->done = true;
+            c->queued -= w->bytes;
+            vx_http_count(c, VX_CTR_BYTES_OUT,
+                          w->bytes + (c->chunked ? strlen(w->sizeline) + 2 : 0));
+        }
         pop_done(c);
+        issue_waiting(c, false);
         return;
     }
-    /* Not (fully) written: it stays listed and goes back to the node. */
+    /* Not (fully) written: they stay listed and go back to the node. */
     if (!c->closing) vx_http_hard_close(c);
 }
 
-/* Hand one listed item to libuv. */
-static void issue(vx_http_conn *c, vx_http_item *w) {
-    uv_buf_t b[3];
-    int nb = 0;
-    if (c->chunked) {
-        snprintf(w->sizeline, sizeof w->sizeline, "%zx\r\n", w->bytes);
-        b[nb++] = uv_buf_init(w->sizeline, (unsigned)strlen(w->sizeline));
+/* Hand up to HTTP_BATCH listed items from `w` to libuv as one write;
+ * returns the item after them. */
+static vx_http_item *issue(vx_http_conn *c, vx_http_item *w) {
+    uv_buf_t b[3 * HTTP_BATCH];
+    unsigned nb = 0;
+    size_t n = 0;
+    vx_http_item *first = w;
+    for (; w && n < HTTP_BATCH; w = w->next, n++) {
+        if (c->chunked) {
+            snprintf(w->sizeline, sizeof w->sizeline, "%zx\r\n", w->bytes);
+            b[nb++] = uv_buf_init(w->sizeline, (unsigned)strlen(w->sizeline));
+        }
+        b[nb++] = uv_buf_init(w->m->data, (unsigned)w->m->len);
+        b[nb++] =
+            c->chunked ? uv_buf_init((char *)".\r\n", 3) : uv_buf_init((char *)".", 1);
+        w->issued = true;
     }
-    b[nb++] = uv_buf_init(w->m->data, (unsigned)w->m->len);
-    b[nb++] = c->chunked ? uv_buf_init((char *)".\r\n", 3) : uv_buf_init((char *)".", 1);
-    w->issued = true;
+    first->req.data = (void *)(uintptr_t)n;
     if (c->closing || !c->tcp ||
-        uv_write(&w->req, (uv_stream_t *)c->tcp, b, (unsigned)nb, on_item_written) != 0) {
-        /* Taken but not writable: it returns to the node as unsent. */
-        w->issued = false;
+        uv_write(&first->req, (uv_stream_t *)c->tcp, b, nb, on_item_written) != 0) {
+        /* Taken but not writable: they return to the node as unsent. */
+        for (vx_http_item *x = first; x != w; x = x->next) x->issued = false;
         vx_http_hard_close(c);
+        return NULL;
     }
+    return w;
+}
+
+/* Write the items not yet issued (all of them are at the tail): `always`,
+ * or else only when no batch is in flight (its callback comes back here). */
+static void issue_waiting(vx_http_conn *c, bool always) {
+    if (!c->head_sent || c->closing) return;
+    vx_http_item *w = c->items;
+    if (!always && w && w->issued) return; /* in flight: the front is never done */
+    while (w && w->issued) w = w->next;
+    while (w && !c->closing) w = issue(c, w);
 }
 
 static int http_send(vx_conn *vc, vx_msgbuf *m) {
@@ -99,7 +131,7 @@ static int http_send(vx_conn *vc, vx_msgbuf *m) {
     /* Until the request body is complete nothing is written (as vortexpy,
      * which answered after reading the body), so a body that turns out too
      * large or malformed still gets its 413 or 400. */
-    if (c->head_sent) issue(c, w);
+    if (c->head_sent) issue_waiting(c, false);
     return 0;
 }
 
@@ -125,6 +157,7 @@ static void http_close(vx_conn *vc, vx_close_why why) {
      * the timer closes the connection if the client does not take them. */
     vx_http_arm_timer(c, VX_HTTP_END_TIMEOUT_MS);
     ensure_head(c);
+    issue_waiting(c, true); /* every item before the end */
     if (c->chunked) vx_http_respond(c, "0\r\n\r\n", 5, 200, false);
     vx_http_end(c);
 }
@@ -185,9 +218,7 @@ void vx_http_stream_body_end(vx_http_conn *c) {
     if (c->closing || c->shut || !c->opened) return;
     /* The body is in: the head, then everything held, in order. */
     ensure_head(c);
-    for (vx_http_item *w = c->items; w && !c->closing; w = w->next) {
-        if (!w->issued) issue(c, w);
-    }
+    issue_waiting(c, true);
 }
 
 void vx_http_stream_report(vx_http_conn *c) {

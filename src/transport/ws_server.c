@@ -10,8 +10,14 @@
  * written straight from the shared vx_msgbuf, zero-copy: wslay's queue_msg
  * would copy every msg into every connection, and its fragmented-source API
  * cuts a msg into 4 KiB frames. wslay's own output (PONG, the close echo)
- * joins the same ordered queue. Frames go to the kernel at once with
- * uv_try_write when the socket takes them; the rest waits in one uv_write.
+ * joins the same ordered queue. Msgs are not written as they are sent: a
+ * prepare handle, armed by the first one, flushes the queue once per loop
+ * turn (before the loop next waits), so the msgs of one turn (a burst of
+ * broadcasts) go out as one writev instead of one syscall each. Frames go
+ * to the kernel with uv_try_write when the socket takes them; the rest
+ * waits in one uv_write. The queue is flushed at once when it passes
+ * WS_COALESCE_BYTES, and before a msg is refused as over out_queue_max, so
+ * the slow-consumer rule still counts only bytes the kernel did not take.
  *
  * Idle memory: no read buffer, no reassembly buffer, no write request and no
  * wslay context (freed whenever no frame is in progress) — only this struct.
@@ -37,10 +43,11 @@
 #include "value/value_impl.h"
 
 #define WS_READ_BUF          65536
-#define WS_CLOSE_DEADLINE_MS 5000 /* §12: TCP closed within 5 s of the close */
-#define WS_LINGER_MS         1000 /* after our FIN, wait this long for the peer's */
-#define WS_BATCH             16   /* frames per write call */
-#define WS_RAW_CAP           256  /* control frames: header + up to 125 bytes */
+#define WS_CLOSE_DEADLINE_MS 5000  /* §12: TCP closed within 5 s of the close */
+#define WS_LINGER_MS         1000  /* after our FIN, wait this long for the peer's */
+#define WS_BATCH             64    /* frames per write call */
+#define WS_COALESCE_BYTES    65536 /* flush at once when this much is waiting */
+#define WS_RAW_CAP           256   /* control frames: header + up to 125 bytes */
 
 typedef enum ws_state {
     WS_OPEN,
@@ -67,8 +74,9 @@ typedef struct ws_conn {
     vx_node *node; /* NULL once the end was reported */
     bool opened;   /* vx_node_conn_open succeeded */
     uv_tcp_t *tcp;
-    uv_timer_t timer; /* PING/dead checks while open; close deadline and linger after */
-    int handles;      /* close callbacks still owed */
+    uv_timer_t timer;   /* PING/dead checks while open; close deadline and linger after */
+    uv_prepare_t flush; /* active while sent msgs wait for this turn's flush */
+    int handles;        /* close callbacks still owed */
     ws_state state;
     bool close_queued; /* our own close frame is queued: wslay must send nothing */
     bool peer_close;   /* wslay received a Close and queued its echo */
@@ -221,6 +229,7 @@ static void ws_abort(ws_conn *ws) {
     ws->state = WS_CLOSED;
     uv_close((uv_handle_t *)ws->tcp, ws_closed_cb);
     uv_close((uv_handle_t *)&ws->timer, ws_closed_cb);
+    uv_close((uv_handle_t *)&ws->flush, ws_closed_cb);
 }
 
 /* Drop a stuck or dead peer: a plain close would leave the kernel sending
@@ -242,6 +251,9 @@ static void ws_reset(ws_conn *ws) {
  * asked for a shutdown, and arm the deadline. */
 static void ws_begin_close(ws_conn *ws, uint16_t code, const char *reason,
                            bool report_now) {
+    /* The msgs of this turn were sent before the close: offer them to the
+     * kernel first, as if each had been written when sent. */
+    if (ws->state == WS_OPEN && !ws->writing && ws->pending_bytes) ws_flush(ws);
     if (ws->state != WS_OPEN) return;
     ws->state = WS_CLOSING;
     ws->deadline_ms = uv_now(ws_loop(ws)) + WS_CLOSE_DEADLINE_MS;
@@ -416,6 +428,13 @@ static void ws_flush(ws_conn *ws) {
     }
 }
 
+static void ws_flush_cb(uv_prepare_t *h) {
+    ws_conn *ws = h->data;
+    uv_prepare_stop(h);
+    ws_flush(ws);
+    ws_progress(ws);
+}
+
 /* Bytes accepted and not yet handed to the kernel (§12). */
 static size_t ws_queued(ws_conn *ws) {
     return ws->pending_bytes + uv_stream_get_write_queue_size((uv_stream_t *)ws->tcp);
@@ -429,16 +448,29 @@ static int ws_send_op(vx_conn *c, vx_msgbuf *m) {
      * is one loop turn away: keep the msg so that it comes back as unsent
      * with the others, rather than fail a send the node cannot foresee. */
     size_t queued = ws->state == WS_CLOSED ? 0 : ws_queued(ws);
-    if (queued > 0 && (frame > ws->out_queue_max || queued > ws->out_queue_max - frame))
-        return VX_E_QUEUE_FULL;
+    bool over =
+        queued > 0 && (frame > ws->out_queue_max || queued > ws->out_queue_max - frame);
+    if (over && !ws->writing && ws->pending_bytes) {
+        /* Msgs of this turn not yet offered to the kernel: offer them now,
+         * so that only bytes the socket refused count against the limit. */
+        ws_flush(ws);
+        queued = ws->state == WS_CLOSED ? 0 : ws_queued(ws);
+        over =
+            queued > 0 && (frame > ws->out_queue_max || queued > ws->out_queue_max - frame);
+    }
+    if (over) return VX_E_QUEUE_FULL;
     ws_item *it = malloc(sizeof *it);
     if (!it) return VX_E_NOMEM;
     memset(it, 0, sizeof *it);
     it->msg = vx_msgbuf_incref(m);
     it->hdr_len = (uint8_t)vx_ws_frame_header(it->hdr, VX_WS_OP_TEXT, m->len);
     ws_append(ws, it);
-    ws_flush(ws);
-    ws_progress(ws);
+    if (ws->state != WS_OPEN || ws->writing)
+        ; /* closed: kept as unsent; writing: the write callback flushes */
+    else if (ws->pending_bytes >= WS_COALESCE_BYTES)
+        ws_flush(ws);
+    else if (!uv_is_active((uv_handle_t *)&ws->flush))
+        uv_prepare_start(&ws->flush, ws_flush_cb);
     return 0;
 }
 
@@ -725,9 +757,11 @@ int vx_ws_server_start(vx_node *node, uv_tcp_t *tcp, const char *peer, const cha
     ws->conn.ops = &ws_ops;
     ws->conn.kind = VX_TRANSPORT_WS;
     snprintf(ws->conn.peer, sizeof ws->conn.peer, "%s", peer ? peer : "");
-    uv_timer_init(tcp->loop, &ws->timer); /* cannot fail */
+    uv_timer_init(tcp->loop, &ws->timer);   /* cannot fail */
+    uv_prepare_init(tcp->loop, &ws->flush); /* cannot fail */
     ws->timer.data = ws;
-    ws->handles = 2;
+    ws->flush.data = ws;
+    ws->handles = 3;
     ws->conn.last_recv_ms = uv_now(tcp->loop);
 
     uv_read_stop((uv_stream_t *)tcp);

@@ -20,7 +20,14 @@ struct vxd_endpoints {
     bool stopped;
 };
 
-/* One running vortexd.flood: `every` payloads per loop turn until `n`. */
+/* One running vortexd.flood: `every` payloads per loop turn until `n`.
+ * vortexd.stream keeps to a schedule instead, `every` payloads per
+ * `interval` ms: a turn that starts late (the previous fan-out took longer
+ * than the interval) sends what is due, at most STREAM_CATCHUP turns' worth,
+ * so a load test measures how fast the node fans out rather than how many
+ * loop turns it runs. */
+#define STREAM_CATCHUP 32
+
 struct flood {
     uv_timer_t timer;
     vxd_endpoints *owner; /* NULL once the owner is gone */
@@ -28,6 +35,7 @@ struct flood {
     char *target;    /* NULL = broadcast */
     char *requester; /* gets vortexd.flood.done; NULL = nobody */
     int64_t n, sent, failed, every;
+    uint64_t interval, start_ms; /* stream: the schedule (loop time) */
     size_t size;
     uint64_t seed;
     bool stream; /* vortexd.stream: items carry "seq" and "t", no flood fields */
@@ -213,6 +221,14 @@ static void flood_tick(uv_timer_t *t) {
     if (!f->owner) return;
     char *pad = malloc(f->size ? f->size : 1);
     int64_t stop = f->sent + f->every;
+    if (f->stream) {
+        uint64_t turns = (uv_now(t->loop) - f->start_ms) / f->interval + 1;
+        int64_t due =
+            turns > (uint64_t)(f->n / f->every + 1) ? f->n : (int64_t)turns * f->every;
+        if (due > f->sent + f->every * STREAM_CATCHUP)
+            due = f->sent + f->every * STREAM_CATCHUP;
+        if (due > stop) stop = due;
+    }
     if (stop > f->n) stop = f->n;
     while (pad && f->sent < stop) {
         int rc = flood_send_one(f, pad);
@@ -268,6 +284,7 @@ static int start_flood(vxd_endpoints *ep, vx_payload *p, const vx_route_ctx *ctx
     f->n = n;
     f->size = (size_t)size;
     f->every = every ? every : (n ? n : 1);
+    if (f->every > n && n > 0) f->every = n; /* the same, and no overflow below */
     f->seed = (uint64_t)vx_now_us();
     f->target = target ? strdup(target) : NULL;
     f->requester = ctx->sender_uuid ? strdup(ctx->sender_uuid) : NULL;
@@ -279,6 +296,8 @@ static int start_flood(vxd_endpoints *ep, vx_payload *p, const vx_route_ctx *ctx
         return vx_error_set(err, VX_E_NOMEM, "%s: out of memory", what);
     }
     f->timer.data = f;
+    f->interval = (uint64_t)interval;
+    f->start_ms = uv_now(vx_node_loop(ep->node));
     f->owner = ep;
     f->next = ep->floods;
     ep->floods = f;
