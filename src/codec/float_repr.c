@@ -252,7 +252,6 @@ static bool shortest_fast(uint64_t bits, uint64_t *digits, int *dexp) {
     return true;
 }
 
-
 /* Eight digits of v < 10^8 at o, as two independent halves (shorter
  * dependency chains than peeling one pair at a time). */
 static inline void put8(char *o, uint32_t v) {

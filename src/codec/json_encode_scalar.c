@@ -42,7 +42,6 @@ const vx_jenc_lit vx_jenc_lits[2][VX_JL_COUNT] = {
     },
 };
 
-
 /* Decimal text of i at o (room for 20); returns its length. */
 static size_t put_i64(char *o, int64_t i) {
     char tmp[20];
