@@ -65,6 +65,9 @@ static int ensure_scratch(uint8_t **buf, size_t *cap, size_t need) {
 
 /* zlib's own deflate at level 9, with the z_stream kept for reuse:
  * deflateReset is far cheaper than deflateInit. */
+/* zlib counts in uInt; only JSON under the AUTO threshold comes here. */
+_Static_assert(VX_ZLIB_AUTO_SMALL_JSON < UINT32_MAX / 2, "small JSON fits a uInt");
+
 static int zlib9_compress(vx_deflate *z, const void *in, size_t len, vx_error *err) {
     if (!z->zs) {
         z->zs = calloc(1, sizeof *z->zs);
@@ -94,7 +97,7 @@ int vx_zlib_compress(vx_deflate *z, int level, const void *in, size_t len,
         /* See VX_ZLIB_LEVEL_AUTO in codec.h: small JSON goes to zlib 9,
          * the smallest output (vortexpy's, byte for byte); from about 6 KiB
          * libdeflate 6 is both smaller and faster. */
-        if (len < VX_ZLIB_AUTO_SMALL_JSON && len <= UINT32_MAX / 2) {
+        if (len < VX_ZLIB_AUTO_SMALL_JSON) {
             int rc = zlib9_compress(z, in, len, err);
             if (rc) return rc;
             *out = z->zbuf;

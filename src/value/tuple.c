@@ -247,16 +247,17 @@ vx_value *vx_tuple_new(const vx_tuple_type *type) {
     return t;
 }
 
-vx_value *vx_tuple_new_untyped(const char *type_name) {
-    if (!type_name || !*type_name || !vx_utf8_valid(type_name, strlen(type_name)))
-        return NULL;
+/* Untyped tuples are named by (name, len) and their fields set by (key,
+ * len): a relay keeps every non-underscore key it receives (§5.3), "" and
+ * U+0000 included, which the C-string API cannot express. */
+vx_value *vx_tuple_new_untypedn(const char *name, size_t len) {
+    if (!name || len == 0 || !vx_utf8_valid(name, len)) return NULL;
     vx_tuple_impl *t = vx_mem_alloc(sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
     t->h.type = VX_TUPLE;
     t->h.refcount = 1;
-    t->name = dup_str(type_name);
-    t->name_len = strlen(type_name);
+    t->name = malloc(len + 1);
     t->extra = vx_dict();
     if (!t->name || !t->extra) {
         free(t->name);
@@ -264,7 +265,23 @@ vx_value *vx_tuple_new_untyped(const char *type_name) {
         vx_mem_free(t, sizeof *t);
         return NULL;
     }
+    memcpy(t->name, name, len);
+    t->name[len] = '\0';
+    t->name_len = len;
     return &t->h;
+}
+
+vx_value *vx_tuple_new_untyped(const char *type_name) {
+    return type_name ? vx_tuple_new_untypedn(type_name, strlen(type_name)) : NULL;
+}
+
+int vx_tuple_untyped_setn_new(vx_value *tuple, const char *key, size_t len, vx_value *v) {
+    vx_tuple_impl *t = vx_typeof(tuple) == VX_TUPLE ? VX_AS(vx_tuple_impl, tuple) : NULL;
+    if (!t || t->type || !v || (len && key[0] == '_')) {
+        vx_decref(v);
+        return VX_E_INVAL;
+    }
+    return vx_dict_setn_new(t->extra, key, len, v);
 }
 
 static vx_tuple_impl *as_tuple(const vx_value *v) {
@@ -341,11 +358,7 @@ int vx_tuple_set_new(vx_value *v, const char *field, vx_value *item) {
         t->fields[i] = item;
         return 0;
     }
-    if (!*field || field[0] == '_') {
-        vx_decref(item);
-        return VX_E_INVAL;
-    }
-    return vx_dict_set_new(t->extra, field, item);
+    return vx_tuple_untyped_setn_new(v, field, strlen(field), item);
 }
 
 int vx_tuple_set(vx_value *v, const char *field, vx_value *item) {
