@@ -154,6 +154,20 @@ static inline void net_write(uv_loop_t *loop, net_peer *p, const char *data, siz
     }
 }
 
+/* Write one piece of input: whole, or (step > 0) `step` bytes at a time with
+ * the loop settled between, so parsers see every split point. */
+static inline void net_write_piece(uv_loop_t *loop, net_peer *p, const char *data,
+                                   size_t len, size_t step) {
+    if (step == 0) {
+        net_write(loop, p, data, len);
+        return;
+    }
+    for (size_t k = 0; k < len; k += step) {
+        net_write(loop, p, data + k, len - k < step ? len - k : step);
+        net_settle(loop, p);
+    }
+}
+
 static inline void net_close(net_peer *p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;

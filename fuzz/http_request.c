@@ -302,14 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *cut = memmem(in + start, len - start, NET_CUT, NET_CUT_LEN);
         size_t end = cut ? (size_t)(cut - in) : len;
         net_peer *p = &peers[piece++ % n_peers];
-        if (opt & 0x20) {
-            for (size_t k = start; k < end; k += 7) {
-                net_write(loop, p, in + k, end - k < 7 ? end - k : 7);
-                net_settle(loop, p);
-            }
-        } else {
-            net_write(loop, p, in + start, end - start);
-        }
+        net_write_piece(loop, p, in + start, end - start, opt & 0x20 ? 7 : 0);
         for (int k = 0; k < n_peers; k++) net_settle(loop, &peers[k]);
         if (!cut) break;
         start = end + NET_CUT_LEN;

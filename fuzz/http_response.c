@@ -240,14 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *cut = memmem(in + s, len - s, NET_CUT, NET_CUT_LEN);
         size_t e = cut ? (size_t)(cut - in) : len;
         FUZZ_CHECK(vx_buf_append(&resp, in + s, e - s) == 0, "out of memory");
-        if (opt & 4) {
-            for (size_t k = s; k < e; k += 16) {
-                net_write(loop, &peer, in + k, e - k < 16 ? e - k : 16);
-                net_settle(loop, &peer);
-            }
-        } else {
-            net_write(loop, &peer, in + s, e - s);
-        }
+        net_write_piece(loop, &peer, in + s, e - s, opt & 4 ? 16 : 0);
         net_settle(loop, &peer);
         if (!cut) break;
         s = e + NET_CUT_LEN;

@@ -252,14 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (s <= len) {
         cut = memmem(in + s, len - s, NET_CUT, NET_CUT_LEN);
         size_t e = cut ? (size_t)(cut - in) : len;
-        if (opt & 0x80) {
-            for (size_t k = s; k < e; k += 3) {
-                net_write(loop, &peer, in + k, e - k < 3 ? e - k : 3);
-                net_settle(loop, &peer);
-            }
-        } else {
-            net_write(loop, &peer, in + s, e - s);
-        }
+        net_write_piece(loop, &peer, in + s, e - s, opt & 0x80 ? 3 : 0);
         net_settle(loop, &peer);
         if (opt & 0x40) {
             send_to_client(node, piece);
