@@ -35,6 +35,9 @@ typedef struct vx_node_opts {
     size_t out_queue_max;        /* 4 MiB: per connection, else slow consumer */
     size_t max_http_body;        /* 32 MiB: one POST body, else 413 */
     size_t max_http_header;      /* 16 KiB: request line + headers, else 431 */
+    double http_head_timeout;    /* 10: a request head must be complete by then
+                                    (slowloris), else the connection is closed */
+    double http_idle_timeout;    /* 60: an idle keep-alive connection is closed */
     double ws_ping_after;        /* 30: PING after this much receive silence; 0 = off */
     double ws_dead_after;        /* 30: then drop if still silent */
     double response_timeout;     /* 30: vx_node_request default */

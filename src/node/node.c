@@ -17,6 +17,8 @@ void vx_node_opts_init(vx_node_opts *opts) {
     opts->out_queue_max = 4u * 1024 * 1024;
     opts->max_http_body = 32u * 1024 * 1024;
     opts->max_http_header = 16u * 1024;
+    opts->http_head_timeout = 10;
+    opts->http_idle_timeout = 60;
     opts->ws_ping_after = 30;
     opts->ws_dead_after = 30;
     opts->response_timeout = 30;

@@ -16,9 +16,7 @@
 
 #include "node/conn.h"
 
-#define VX_HTTP_HEAD_TIMEOUT_MS 10000 /* slowloris: a request head must arrive by then */
-#define VX_HTTP_IDLE_TIMEOUT_MS 60000 /* idle keep-alive connection */
-#define VX_HTTP_LINGER_MS       2000  /* after our FIN, wait this long for the peer's */
+#define VX_HTTP_LINGER_MS 2000 /* after our FIN, wait this long for the peer's */
 /* A response ended by the node (takeover, shutdown) whose queued items a
  * stalled client does not take within this time is closed (§12: within 5 s). */
 #define VX_HTTP_END_TIMEOUT_MS 5000
@@ -42,6 +40,8 @@ struct vx_server {
     struct vx_http_conn *conns; /* every live connection (doubly linked) */
     size_t n_conns;
     char *rbuf; /* one read buffer for all connections: reads are processed at once */
+    uint64_t head_timeout_ms; /* node opts http_head_timeout, copied at start */
+    uint64_t idle_timeout_ms; /* node opts http_idle_timeout */
     bool rbuf_busy;
 };
 

@@ -78,7 +78,7 @@ static int on_message_begin(http_parser *p) {
     c->in_head = true;
     c->in_request = true;
     vx_http_count(c, VX_CTR_HTTP_REQUESTS, 1);
-    vx_http_arm_timer(c, VX_HTTP_HEAD_TIMEOUT_MS);
+    vx_http_arm_timer(c, c->srv->head_timeout_ms);
     return 0;
 }
 
@@ -496,7 +496,7 @@ bool vx_http_dispatch(vx_http_conn *c, const char *rest, size_t rest_len) {
         break;
     }
     if (c->closing || c->shut) return false;
-    vx_http_arm_timer(c, VX_HTTP_IDLE_TIMEOUT_MS);
+    vx_http_arm_timer(c, c->srv->idle_timeout_ms);
     if (uv_stream_get_write_queue_size((uv_stream_t *)c->tcp) > VX_HTTP_PIPELINE_MAX)
         c->parked = true;
     return true;

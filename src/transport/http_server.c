@@ -313,7 +313,7 @@ void vx_http_response_done(vx_http_conn *c) {
         vx_http_end(c);
         return;
     }
-    vx_http_arm_timer(c, VX_HTTP_IDLE_TIMEOUT_MS);
+    vx_http_arm_timer(c, c->srv->idle_timeout_ms);
     if (c->parked) resume_if_drained(c);
 }
 
@@ -390,7 +390,7 @@ void vx_http_server_adopt(vx_server *s, uv_tcp_t *tcp) {
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     vx_http_request_reset(c);
-    vx_http_arm_timer(c, VX_HTTP_HEAD_TIMEOUT_MS);
+    vx_http_arm_timer(c, c->srv->head_timeout_ms);
     if (uv_read_start((uv_stream_t *)tcp, on_alloc, on_read) != 0) vx_http_hard_close(c);
 }
 
@@ -406,6 +406,12 @@ static int resolve(const char *host, int port, struct sockaddr_storage *out) {
 
 static char *dup_or(const char *s, const char *dflt) {
     return strdup(s && *s ? s : dflt);
+}
+
+/* Seconds from the node options to timer milliseconds (at least 1). */
+static uint64_t timeout_ms(double seconds) {
+    double ms = seconds * 1000.0;
+    return ms < 1 ? 1 : ms > 1e12 ? (uint64_t)1e12 : (uint64_t)ms;
 }
 
 int vx_server_start(vx_node *node, const vx_listen_opts *opts, vx_server **out,
@@ -438,6 +444,9 @@ int vx_server_start(vx_node *node, const vx_listen_opts *opts, vx_server **out,
     s->node = node;
     s->loop = vx_node_loop(node);
     s->static_root = root;
+    const vx_node_opts *no = vx_node_options(node);
+    s->head_timeout_ms = timeout_ms(no->http_head_timeout);
+    s->idle_timeout_ms = timeout_ms(no->http_idle_timeout);
     s->http_path = dup_or(hp, "/vortex");
     s->ws_path = dup_or(wp, "/vortexws");
     s->rbuf = malloc(VX_HTTP_READ_BUF);

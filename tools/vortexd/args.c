@@ -31,6 +31,8 @@ enum {
     O_ORIGIN,
     O_HEARTBEAT,
     O_SESSION,
+    O_HEAD_TIMEOUT,
+    O_IDLE_TIMEOUT,
     O_PENDING,
     O_OUTQ,
     O_BODY,
@@ -68,6 +70,8 @@ static const opt_def OPTS[] = {
     {O_ORIGIN, "origin", OPT_STR},
     {O_HEARTBEAT, "heartbeat-period", OPT_SECS_POS},
     {O_SESSION, "http-session-timeout", OPT_SECS},
+    {O_HEAD_TIMEOUT, "http-head-timeout", OPT_SECS},
+    {O_IDLE_TIMEOUT, "http-idle-timeout", OPT_SECS},
     {O_PENDING, "http-pending-max", OPT_SIZE},
     {O_OUTQ, "out-queue-max", OPT_SIZE},
     {O_BODY, "max-http-body", OPT_SIZE},
@@ -100,6 +104,8 @@ void vxd_usage(FILE *out) {
           "  --origin ORIGIN             allowed WebSocket Origin, repeatable (any)\n"
           "  --heartbeat-period SECS     (5)\n"
           "  --http-session-timeout SECS (35)\n"
+          "  --http-head-timeout SECS    (10)\n"
+          "  --http-idle-timeout SECS    (60)\n"
           "  --http-pending-max BYTES    (8M)\n"
           "  --out-queue-max BYTES       (4M)\n"
           "  --max-http-body BYTES       (32M)\n"
@@ -258,6 +264,12 @@ static int apply(vxd_config *cfg, const opt_def *o, const char *v) {
         break;
     case O_SESSION:
         n->http_session_timeout = secs;
+        break;
+    case O_HEAD_TIMEOUT:
+        n->http_head_timeout = secs;
+        break;
+    case O_IDLE_TIMEOUT:
+        n->http_idle_timeout = secs;
         break;
     case O_PENDING:
         n->http_pending_max = sz;
