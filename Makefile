@@ -22,14 +22,17 @@ run: build
 	./$(BUILD)/vortexd --host 127.0.0.1 --port 8080 --echo
 
 # The test command (README): unit, vector, wire and CLI tests.
+# The SQL tests also run against a real PostgreSQL server: scripts/pg-test.sh
+# starts the local cluster and prints the test database URL.
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD) && VX_TEST_PG_URL=$$(sh ../scripts/pg-test.sh) ctest --output-on-failure -j$(JOBS)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVX_SANITIZE=ON -DVX_BENCH=OFF >/dev/null
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	cd build-asan && VX_TEST_PG_URL=$$(sh ../scripts/pg-test.sh) \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 
 # The unit tests under valgrind's leak checker (slow; run from .ci/run).

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The one place that installs what VortexC needs to build, test, fuzz and
 # benchmark on Debian 12. Idempotent: installs only what is missing.
-#   sh scripts/deps.sh              build, test, fuzz, codec bench
+#   sh scripts/deps.sh              build, test, fuzz, codec bench (PostgreSQL
+#                                   server included; scripts/pg-test.sh starts it)
 #   sh scripts/deps.sh --bench-net  also Node.js + npm's ws for bench-net's peer server
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
  zlib1g-dev libdeflate-dev libcmocka-dev libyajl-dev
- libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev uuid-dev python3"
+ libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev openssl uuid-dev python3
+ libsqlite3-dev sqlite3 libpq-dev postgresql"
 
 missing=""
 for p in $PACKAGES; do

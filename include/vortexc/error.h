@@ -52,6 +52,12 @@ enum {
     VX_E_EXISTS = -62, /* a name that must be unique is already taken */
     VX_E_NOT_FOUND = -63,
     VX_E_IO = -64,
+    /* SQL store (sql.h) and TLS / child processes */
+    VX_E_SQL = -70,        /* the database refused (message is the backend's) */
+    VX_E_SQL_SCHEMA = -71, /* a table unusable as tuples (no single primary key...) */
+    VX_E_SQL_VALUE = -72,  /* a tuple value that does not fit its column */
+    VX_E_TLS = -73,        /* TLS setup or handshake failed (certificate, host name...) */
+    VX_E_CHILD = -74,      /* a child process exited or could not be started */
 };
 
 #define VX_ERROR_MESSAGE_MAX 256

@@ -47,6 +47,11 @@ static const error_info errors[] = {
     {VX_E_EXISTS, "VX_E_EXISTS", "name already registered"},
     {VX_E_NOT_FOUND, "VX_E_NOT_FOUND", "not found"},
     {VX_E_IO, "VX_E_IO", "I/O error"},
+    {VX_E_SQL, "VX_E_SQL", "database error"},
+    {VX_E_SQL_SCHEMA, "VX_E_SQL_SCHEMA", "table cannot be used as tuples"},
+    {VX_E_SQL_VALUE, "VX_E_SQL_VALUE", "value does not fit its column"},
+    {VX_E_TLS, "VX_E_TLS", "TLS error"},
+    {VX_E_CHILD, "VX_E_CHILD", "child process error"},
 };
 
 static const error_info *find(int code) {
