@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build run test sanitize valgrind fuzz bench bench-net load install format clean
+.PHONY: all deps build demo run test sanitize valgrind fuzz bench bench-net load install format clean
 
 all: build
 
@@ -17,7 +17,13 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
-# The main job (README): vortexd on 127.0.0.1:8080 with the echo endpoint.
+# The main job (README): vortexd on http://127.0.0.1:8080 serving the demo app
+# (web/demo/) on an embedded SQLite database, created with demo rows on first run.
+DEMO_DB ?= demo.db
+demo: build
+	./$(BUILD)/vortexd --host 127.0.0.1 --port 8080 --db $(DEMO_DB) --demo --static web --echo
+
+# vortexd with only the echo endpoint.
 run: build
 	./$(BUILD)/vortexd --host 127.0.0.1 --port 8080 --echo
 
@@ -37,7 +43,7 @@ sanitize: deps
 
 # The unit tests under valgrind's leak checker (slow; run from .ci/run).
 valgrind: build
-	sh scripts/valgrind-tests.sh $(BUILD)
+	VX_TEST_PG_URL=$$(sh scripts/pg-test.sh) sh scripts/valgrind-tests.sh $(BUILD)
 
 # Each libFuzzer target for FUZZ_SECONDS, seeded from tests/vectors.
 fuzz: deps

@@ -48,6 +48,9 @@ enum {
     O_ECHO,
     O_TEST,
     O_RECORD,
+    O_DB,
+    O_TABLES,
+    O_DEMO,
     O_LOG,
     O_HELP,
     O_VERSION,
@@ -87,6 +90,9 @@ static const opt_def OPTS[] = {
     {O_ECHO, "echo", OPT_FLAG},
     {O_TEST, "test-endpoints", OPT_FLAG},
     {O_RECORD, "record", OPT_STR},
+    {O_DB, "db", OPT_STR},
+    {O_TABLES, "tables", OPT_STR},
+    {O_DEMO, "demo", OPT_FLAG},
     {O_LOG, "log-level", OPT_STR},
     {O_HELP, "help", OPT_FLAG},
     {O_VERSION, "version", OPT_FLAG},
@@ -121,6 +127,11 @@ void vxd_usage(FILE *out) {
           "  --echo                      endpoint {\"key\": \"vortexd.echo\"} (off)\n"
           "  --test-endpoints            test-only endpoints, see docs/vortexd.md (off)\n"
           "  --record FILE               test-only vortexd.record appends to FILE (off)\n"
+          "  --db URL                    serve every table through a CrudHandler: a SQLite\n"
+          "                              file path, sqlite::memory:, or postgresql://... (off)\n"
+          "  --tables T1,T2              only these tables of --db (all)\n"
+          "  --demo                      with --db: create the demo tables and rows when the\n"
+          "                              database has no tables yet (off)\n"
           "  --log-level LEVEL           error, warn, info or debug (info)\n"
           "  --help, --version\n"
           "BYTES take an optional suffix k, m or g (KiB, MiB, GiB).\n",
@@ -316,6 +327,15 @@ static int apply(vxd_config *cfg, const opt_def *o, const char *v) {
     case O_RECORD:
         cfg->record = v;
         break;
+    case O_DB:
+        cfg->db = v;
+        break;
+    case O_TABLES:
+        cfg->tables = v;
+        break;
+    case O_DEMO:
+        cfg->demo = true;
+        break;
     case O_LOG:
         if (!strcmp(v, "error"))
             cfg->log_level = VXD_LOG_ERROR;
@@ -377,6 +397,8 @@ int vxd_parse_args(int argc, char **argv, vxd_config *cfg) {
     if (cfg->listen.http_path && cfg->listen.ws_path &&
         !strcmp(cfg->listen.http_path, cfg->listen.ws_path))
         return bad("ws-path", cfg->listen.ws_path, "must differ from --http-path");
+    if ((cfg->tables || cfg->demo) && !cfg->db)
+        return bad(cfg->demo ? "demo" : "tables", NULL, "needs --db");
     return VXD_EXIT_OK;
 }
 

@@ -37,6 +37,9 @@ typedef struct vxd_config {
     bool echo;           /* --echo: vortexd.echo */
     bool test_endpoints; /* --test-endpoints: flood, stream, send*, broadcast, fail */
     const char *record;  /* --record FILE: vortexd.record appends here; NULL = off */
+    const char *db;      /* --db URL: tables served by CrudHandlers (db.c); NULL = off */
+    const char *tables;  /* --tables T1,T2: subset of --db's tables; NULL = all */
+    bool demo;           /* --demo: create the demo tables in an empty --db */
     vxd_level log_level;
 } vxd_config;
 
