@@ -58,6 +58,9 @@ typedef struct vx_sql_backend_ops {
      * table. */
     int (*describe)(void *conn, const char *table, vx_sql_column **cols, size_t *n_cols,
                     vx_error *err);
+    /* Optional (NULL: unknown): whether a transaction is open on `conn`,
+     * also one begun by raw SQL, so the pool rolls it back on release. */
+    bool (*in_transaction)(void *conn);
 } vx_sql_backend_ops;
 
 extern const vx_sql_backend_ops vx_sqlite_backend;
@@ -66,5 +69,13 @@ extern const vx_sql_backend_ops vx_pg_backend;
 /* Map a declared column type to a value kind (sql.h's table). Shared so
  * both backends agree. */
 vx_type vx_sql_kind_for_decl(const char *decl_type);
+
+/* Convert a cell or default `v` (BORROWED) to value kind `kind` (a
+ * vx_sql_kind_for_decl result): ISO text or integer epoch seconds ->
+ * datetime, 0/1 or "t"/"f" -> bool, int or numeric text -> float, numbers
+ * -> text, ... null stays null. *out is NEW. VX_E_BAD_VALUE (nothing
+ * written) when `v` has no sensible value of that kind. Shared so both
+ * backends and the store agree (store_coerce.c). */
+int vx_sql_coerce(const vx_value *v, vx_type kind, vx_value **out);
 
 #endif
