@@ -36,6 +36,13 @@ typedef struct vx_client_opts {
     double backoff_max;     /* 15: cap of b */
     size_t send_queue_max;  /* 8 MiB: msgs (+1 byte each) not yet handed over */
     uint64_t rng_seed;      /* jitter; 0 = seeded from the OS (tests fix it) */
+    /* TLS, for https:// and wss:// URLs (ignored otherwise). The server
+     * certificate is checked against the CA store and the host name. */
+    const char *tls_ca_file;     /* PEM CA file; NULL = the system store */
+    bool tls_insecure;           /* no certificate checks at all: tests only */
+    const char *tls_cert_file;   /* client certificate (mTLS), PEM; NULL = none */
+    const char *tls_key_file;    /* its key; NULL = inside tls_cert_file */
+    const char *tls_server_name; /* name sent (SNI) and checked; NULL = the URL host */
 } vx_client_opts;
 
 void vx_client_opts_init(vx_client_opts *opts);
@@ -44,11 +51,16 @@ void vx_client_opts_init(vx_client_opts *opts);
  * first) for `url`:
  *   http://host[:port][/path][?query]   HTTP long-poll, path default /vortex
  *   ws://host[:port][/path][?query]     WebSocket, path default /vortexws
- * host may be a name, an IPv4 address or [IPv6]; port defaults to 80. An
- * extra query is sent after vortexUuid and vortexName. https/wss are
- * VX_E_UNSUPPORTED (no TLS yet); any other malformed URL is VX_E_INVAL naming
- * the part. The first connection attempt starts at once (asynchronously);
- * `opts` NULL = defaults. NULL with `err` filled on failure. */
+ *   https://... and wss://...           the same over TLS (1.2 or later)
+ * host may be a name, an IPv4 address or [IPv6]; port defaults to 80 (443
+ * for https/wss). An extra query is sent after vortexUuid and vortexName. A
+ * malformed URL is VX_E_INVAL naming the part; an unreadable TLS file is
+ * VX_E_TLS naming it. A failed TLS handshake (untrusted, expired or
+ * self-signed certificate, host name mismatch) is a failed attempt like any
+ * other: vx_client_last_error() gives OpenSSL's reason and the client retries
+ * with backoff. The first connection attempt starts at once
+ * (asynchronously); `opts` NULL = defaults. NULL with `err` filled on
+ * failure. The option strings are copied. */
 vx_client *vx_client_new(vx_node *node, const char *url, const vx_client_opts *opts,
                          vx_error *err);
 
@@ -87,7 +99,8 @@ const char *vx_client_server_name(const vx_client *c);
 size_t vx_client_queued_bytes(const vx_client *c);
 /* BORROWED one-line reason of the latest failed attempt or connection loss
  * ("cannot resolve host 'x': ...", "HTTP status 503", "server dead after
- * 15 s without an item from the server"); NULL if none yet. */
+ * 15 s without an item from the server", "TLS handshake with h:443 failed:
+ * certificate verify failed: certificate has expired"); NULL if none yet. */
 const char *vx_client_last_error(const vx_client *c);
 
 #ifdef __cplusplus

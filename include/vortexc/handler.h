@@ -68,7 +68,9 @@ vx_model_handler *vx_model_handler_new_worker(vx_node *node, const vx_value *fil
                                               vx_model_build_worker_fn build, void *data,
                                               vx_error *err);
 /* Remove the endpoint and free the handler. Builds still pending complete
- * without sending anything. NULL is a no-op. */
+ * without sending anything; worker builds already running are waited for
+ * (after the call no build of this handler runs on the pool any more).
+ * NULL is a no-op. */
 void vx_model_handler_free(vx_model_handler *h);
 
 /* SendAllHandler: a ModelHandler that replies with every row of `table`
@@ -96,6 +98,7 @@ typedef struct vx_crud_hooks {
  * of table T changed through any handler reaches the subscribers of every
  * handler on the hub whose table is T. */
 typedef struct vx_observe_hub vx_observe_hub;
+/* NULL on out of memory. */
 vx_observe_hub *vx_observe_hub_new(vx_node *node);
 /* Free after every handler using it. NULL is a no-op. */
 void vx_observe_hub_free(vx_observe_hub *hub);
@@ -118,13 +121,19 @@ void vx_crud_opts_init(vx_crud_opts *opts);
 vx_crud_handler *vx_crud_handler_new(vx_node *node, const vx_value *filt, vx_store *store,
                                      const vx_sql_table *table, const vx_crud_opts *opts,
                                      vx_error *err);
-/* Hooks for tuples of `type_name` handled by this handler (copied). */
+/* Hooks for tuples of `type_name` handled by this handler (copied; `data`
+ * is used on pool threads). Set them before requests arrive: hooks are read
+ * by the worker threads without a lock. Setting a type again replaces its
+ * hooks. */
 int vx_crud_handler_set_hooks(vx_crud_handler *h, const char *type_name,
                               const vx_crud_hooks *hooks, void *data, vx_error *err);
 /* Current number of subscribed remote vortexes. */
 size_t vx_crud_handler_subscriber_count(const vx_crud_handler *h);
 /* Remove the endpoint, drop subscriptions and free the handler; work in
- * flight completes without sending. NULL is a no-op. */
+ * flight completes without sending: requests not started are dropped, and
+ * work already on the thread pool is waited for, so after the call no hook
+ * or store call of this handler runs any more (the store may be freed).
+ * Free handlers before their hub, and both before the node. NULL is a no-op. */
 void vx_crud_handler_free(vx_crud_handler *h);
 
 #ifdef __cplusplus

@@ -74,12 +74,24 @@ typedef struct vx_listen_opts {
     const char *static_dir;     /* NULL = no static files */
     const char *const *origins; /* WebSocket Origin allow-list; NULL = any */
     size_t n_origins;
+    /* TLS (https + wss on this port only): set tls_cert_file and the
+     * listener speaks nothing but TLS 1.2+. */
+    const char *tls_cert_file; /* PEM certificate, chain allowed; NULL = plain */
+    const char *tls_key_file;  /* PEM private key; NULL = inside tls_cert_file */
+    const char *tls_ca_file;   /* CA that signs client certificates; NULL = none
+                                  asked. A client certificate that does not verify
+                                  fails the handshake. */
+    bool tls_verify_client;    /* require a client certificate (needs tls_ca_file) */
 } vx_listen_opts;
 
 void vx_listen_opts_init(vx_listen_opts *opts);
 
 /* Listen for HTTP long-poll, WebSocket, static files, /health and /metrics
- * on one TCP port. 0 or VX_E_IO (address in use...). */
+ * on one TCP port. 0 or VX_E_IO (address in use...); VX_E_TLS naming the
+ * file and OpenSSL's reason for a bad TLS certificate, key or CA file. A
+ * failed TLS handshake closes that connection only (counted in
+ * tls_handshake_errors_total, logged at most a few lines per second); one
+ * stalled mid-handshake is closed by http_head_timeout. */
 int vx_node_listen(vx_node *node, const vx_listen_opts *opts, vx_error *err);
 /* The port actually bound by the last vx_node_listen, or -1. */
 int vx_node_port(const vx_node *node);
@@ -105,14 +117,27 @@ typedef struct vx_remote_info {
     vx_transport_kind transport;
     const char *peer; /* "ip:port" of the current or last connection */
     bool connected;   /* false: an HTTP remote between POSTs (detached) */
+    /* Subject of the verified TLS client certificate of the current
+     * connection as one RFC 2253 line ("CN=alice,O=Example"); NULL without
+     * one (plain, no client certificate, or detached). */
+    const char *peer_identity;
 } vx_remote_info;
 
 /* Called when a remote vortex appears (joined = true) or is forgotten. */
 typedef void (*vx_remote_fn)(void *data, const vx_remote_info *remote, bool joined);
 void vx_node_on_remote(vx_node *node, vx_remote_fn fn, void *data);
+/* More listeners besides the vx_node_on_remote one (handlers, hubs...):
+ * called after it, in the order added. Adding the same (fn, data) twice
+ * adds it twice; removing removes one. A listener removed from inside a
+ * listener is not called again, one added there is first called for the
+ * next event. 0 or VX_E_NOMEM. */
+int vx_node_add_remote_listener(vx_node *node, vx_remote_fn fn, void *data);
+void vx_node_remove_remote_listener(vx_node *node, vx_remote_fn fn, void *data);
 
 /* Number of remote vortexes (connected plus detached HTTP). */
 size_t vx_node_remote_count(const vx_node *node);
+/* Whether `uuid` is a remote vortex the node knows now (a send target). */
+bool vx_node_has_remote(const vx_node *node, const char *uuid);
 
 /* Send `p` (BORROWED; encoded once) to the remote vortex with this uuid, to
  * every remote with this name, or to all. A send to the node's own uuid or
@@ -121,6 +146,14 @@ size_t vx_node_remote_count(const vx_node *node);
 int vx_node_send_uuid(vx_node *node, const char *uuid, const vx_payload *p, vx_error *err);
 int vx_node_send_name(vx_node *node, const char *name, const vx_payload *p, vx_error *err);
 int vx_node_broadcast(vx_node *node, const vx_payload *p, vx_error *err);
+/* Send `p` (encoded once) to each listed uuid that is a target (§15; the
+ * node's own uuid routes locally); uuids that match no target are skipped.
+ * *sent (optional) counts the targets it was queued for. The strings are
+ * read only before the first delivery. Returns 0, an encode error (nothing
+ * sent), or the first refusal of a client's full send queue (the others
+ * still got it). */
+int vx_node_send_uuids(vx_node *node, const char *const *uuids, size_t n,
+                       const vx_payload *p, size_t *sent, vx_error *err);
 
 /* ---- request / response (§13) ------------------------------------------ */
 

@@ -23,6 +23,9 @@ typedef struct vx_route_ctx {
     const char *sender_name;
     vx_reply_fn reply; /* NULL: replies (incl. §7.4 error replies) are dropped */
     void *reply_data;
+    /* Subject of the sender's verified TLS client certificate (mTLS) as one
+     * RFC 2253 line, e.g. "CN=alice,O=Example"; NULL without one. */
+    const char *peer_identity;
 } vx_route_ctx;
 
 /* An endpoint callback. `payload` is BORROWED and shared with the other

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include "client/client_impl.h"
+#include "transport/tls.h"
 
 struct vx_resolve {
     uv_getaddrinfo_t req;
@@ -275,7 +276,30 @@ static void on_handle_closed(uv_handle_t *h) {
     free(c->server_name);
     vx_buf_free(&c->target);
     vx_codec_free(c->codec);
+    vx_tls_ctx_unref(c->tls);
+    free(c->tls_host);
     free(c);
+}
+
+/* https/wss: the TLS context every connection of this client shares, and
+ * the name to check. The caller's option strings are not kept. */
+static int client_tls_setup(vx_client *c, vx_error *err) {
+    vx_client_opts *o = &c->opts;
+    vx_tls_conf tc = {.cert_file = o->tls_cert_file,
+                      .key_file = o->tls_key_file,
+                      .ca_file = o->tls_ca_file,
+                      .insecure = o->tls_insecure};
+    const char *host = o->tls_server_name ? o->tls_server_name : c->url.host;
+    o->tls_cert_file = o->tls_key_file = o->tls_ca_file = o->tls_server_name = NULL;
+    if (!c->url.tls) return 0;
+    int rc = vx_tls_ctx_client(&tc, &c->tls, err);
+    if (rc) return rc;
+    if (!(c->tls_host = strdup(host))) {
+        vx_tls_ctx_unref(c->tls);
+        c->tls = NULL;
+        return vx_error_set(err, VX_E_NOMEM, "out of memory creating the client");
+    }
+    return 0;
 }
 
 vx_client *vx_client_new(vx_node *node, const char *url, const vx_client_opts *opts,
@@ -301,7 +325,7 @@ vx_client *vx_client_new(vx_node *node, const char *url, const vx_client_opts *o
         free(c);
         return NULL;
     }
-    if (vx_client_url_parse(url, &c->url, err) != 0) {
+    if (vx_client_url_parse(url, &c->url, err) != 0 || client_tls_setup(c, err) != 0) {
         free(c);
         return NULL;
     }
@@ -314,6 +338,8 @@ vx_client *vx_client_new(vx_node *node, const char *url, const vx_client_opts *o
         vx_error_set(err, VX_E_NOMEM, "out of memory creating the client");
         vx_codec_free(c->codec);
         vx_buf_free(&c->target);
+        vx_tls_ctx_unref(c->tls);
+        free(c->tls_host);
         free(c);
         return NULL;
     }

@@ -18,10 +18,10 @@ typedef struct vx_client_url {
     int port;
     char path[1024];  /* starts with '/'; scheme default when the URL has none */
     char query[1024]; /* extra query without '?', may be empty */
+    bool tls;         /* https:// or wss:// */
 } vx_client_url;
 
-/* Parse a client URL (see vx_client_new). VX_E_INVAL naming the part, or
- * VX_E_UNSUPPORTED for https/wss. */
+/* Parse a client URL (see vx_client_new). VX_E_INVAL naming the part. */
 int vx_client_url_parse(const char *url, vx_client_url *out, vx_error *err);
 
 /* Append the request target "path?vortexUuid=U&vortexName=N[&query]" with
@@ -120,6 +120,8 @@ struct vx_client {
     struct vx_resolve *resolving;
     vx_ctransport *t; /* current session, NULL between attempts */
     char last_error[VX_ERROR_MESSAGE_MAX];
+    struct vx_tls_ctx *tls; /* https/wss: shared by the sessions' connections */
+    char *tls_host;         /* name checked and sent as SNI */
 };
 
 /* Transport -> client. `stream_hello` is the stream's own "hello seen"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "client/client_impl.h"
+#include "transport/tls.h"
 
 typedef struct http_req http_req;
 
@@ -42,6 +43,7 @@ struct http_req {
     http_parser parser;
     vx_splitter *split;
     bool body_written, head_ok, ended, closing, checked_first, stream_hello;
+    vx_tls *tls; /* https: the POST is written once the handshake is done */
     char rbuf[65536];
 };
 
@@ -68,6 +70,7 @@ static void on_req_closed(uv_handle_t *handle) {
     free(req->bufs);
     vx_buf_free(&req->head);
     vx_splitter_free(req->split);
+    vx_tls_free(req->tls); /* the handle is closed: every write called back */
     free(req);
     if (--h->live == 0 && h->aborted) http_free(h);
 }
@@ -177,9 +180,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(req->rbuf, sizeof req->rbuf);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-    http_req *req = s->data;
-    if (req->closing || nread == 0) return;
+static void send_post(http_req *req);
+
+/* Bytes (or the end, nread < 0) of the response. */
+static void input(http_req *req, ssize_t nread, const char *data) {
     if (nread < 0) {
         /* EOF ends an HTTP/1.0 (unchunked) stream; otherwise it cuts one. */
         if (nread == UV_EOF) http_parser_execute(&req->parser, &parser_settings, NULL, 0);
@@ -192,7 +196,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         req_close(req);
         return;
     }
-    http_parser_execute(&req->parser, &parser_settings, buf->base, (size_t)nread);
+    http_parser_execute(&req->parser, &parser_settings, data, (size_t)nread);
     if (req->closing || req->ended || !req->h->base.client) return;
     if (HTTP_PARSER_ERRNO(&req->parser) != HPE_OK) {
         char why[128];
@@ -201,6 +205,59 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         req_failed(req, why);
         req_close(req);
     }
+}
+
+static void tls_failed(http_req *req, bool handshake, const char *reason) {
+    vx_client *c = req->h->base.client;
+    if (!c || req->closing) return;
+    char why[VX_ERROR_MESSAGE_MAX];
+    snprintf(why, sizeof why, "TLS %s %.64s:%d failed: %s",
+             handshake ? "handshake with" : "connection to", c->url.host, c->url.port,
+             reason);
+    req_failed(req, why);
+    req_close(req);
+}
+
+/* https: ciphertext in; once the handshake is done the POST goes out, and
+ * the plaintext goes to the response parser (in the read buffer, whose
+ * ciphertext OpenSSL has copied). */
+static void tls_input(http_req *req, ssize_t nread) {
+    vx_tls *t = req->tls;
+    bool was_ready = vx_tls_ready(t);
+    if (nread < 0) {
+        if (was_ready)
+            input(req, nread, NULL);
+        else
+            tls_failed(req, true,
+                       nread == UV_EOF ? "the server closed the connection"
+                                       : uv_strerror((int)nread));
+        return;
+    }
+    if (vx_tls_feed(t, req->rbuf, (size_t)nread) != 0) {
+        tls_failed(req, !was_ready, vx_tls_error(t));
+        return;
+    }
+    if (!vx_tls_ready(t)) return;
+    if (!was_ready) send_post(req);
+    while (!req->closing && !req->ended && req->h->base.client) {
+        ssize_t n = vx_tls_read(t, req->rbuf, sizeof req->rbuf);
+        if (n == 0) return;
+        if (n == VX_E_TLS) {
+            tls_failed(req, false, vx_tls_error(t));
+            return;
+        }
+        input(req, n, req->rbuf); /* n == UV_EOF: the end of the response */
+        if (n < 0) return;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    http_req *req = s->data;
+    if (req->closing || nread == 0) return;
+    if (req->tls)
+        tls_input(req, nread);
+    else
+        input(req, nread, buf->base);
 }
 
 /* ---- sending a POST ------------------------------------------------------ */
@@ -238,9 +295,31 @@ static void on_connect(uv_connect_t *cr, int status) {
         return;
     }
     uv_tcp_nodelay(&req->tcp, 1);
-    int rc =
-        uv_write(&req->write, (uv_stream_t *)&req->tcp, req->bufs, req->n_bufs, on_write);
+    vx_client *c = req->h->base.client;
+    int rc = 0;
+    if (c->tls) {
+        /* The POST waits for the handshake (tls_input). */
+        req->tls = vx_tls_new_client(c->tls, (uv_stream_t *)&req->tcp, c->tls_host);
+        rc = req->tls ? vx_tls_start(req->tls) : UV_ENOMEM;
+        if (rc == VX_E_TLS) {
+            tls_failed(req, true, vx_tls_error(req->tls));
+            return;
+        }
+    } else {
+        rc = vx_stream_write(NULL, &req->write, (uv_stream_t *)&req->tcp, req->bufs,
+                             req->n_bufs, on_write);
+    }
     if (rc == 0) rc = uv_read_start((uv_stream_t *)&req->tcp, on_alloc, on_read);
+    if (rc < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "starting the POST failed: %s", uv_strerror(rc));
+        req_failed(req, why);
+    }
+}
+
+static void send_post(http_req *req) {
+    int rc = vx_stream_write(req->tls, &req->write, (uv_stream_t *)&req->tcp, req->bufs,
+                             req->n_bufs, on_write);
     if (rc < 0) {
         char why[128];
         snprintf(why, sizeof why, "starting the POST failed: %s", uv_strerror(rc));

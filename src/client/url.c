@@ -65,7 +65,7 @@ static int parse_authority(const char *s, size_t len, vx_client_url *u, vx_error
         return vx_error_set(err, VX_E_INVAL, "URL host: too long");
     memcpy(u->host, host, host_len);
     u->host[host_len] = '\0';
-    u->port = 80;
+    u->port = u->tls ? 443 : 80;
     if (port) return parse_port(port, (size_t)(s + len - port), &u->port, err);
     return 0;
 }
@@ -80,12 +80,13 @@ int vx_client_url_parse(const char *url, vx_client_url *out, vx_error *err) {
         out->scheme = VX_URL_HTTP;
     else if (slen == 2 && strncasecmp(url, "ws", 2) == 0)
         out->scheme = VX_URL_WS;
-    else if ((slen == 5 && strncasecmp(url, "https", 5) == 0) ||
-             (slen == 3 && strncasecmp(url, "wss", 3) == 0))
-        return vx_error_set(err, VX_E_UNSUPPORTED,
-                            "URL scheme: '%.*s' needs TLS (not built)", (int)slen, url);
+    else if (slen == 5 && strncasecmp(url, "https", 5) == 0)
+        out->scheme = VX_URL_HTTP, out->tls = true;
+    else if (slen == 3 && strncasecmp(url, "wss", 3) == 0)
+        out->scheme = VX_URL_WS, out->tls = true;
     else
-        return vx_error_set(err, VX_E_INVAL, "URL scheme: '%.*s' is not http or ws",
+        return vx_error_set(err, VX_E_INVAL,
+                            "URL scheme: '%.*s' is not http, https, ws or wss",
                             (int)(slen > 16 ? 16 : slen), url);
 
     const char *auth = sep + 3;

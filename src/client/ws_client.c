@@ -19,6 +19,7 @@
 #include <wslay/wslay.h>
 
 #include "client/client_impl.h"
+#include "transport/tls.h"
 #include "codec/base64.h"
 #include "transport/ws_server.h"
 
@@ -44,6 +45,7 @@ typedef struct ws_t {
     vx_msgbuf **batch; /* taken msgs inside the write in flight */
     size_t n_batch, cap_batch, batch_bytes;
     bool batch_given_back;
+    vx_tls *tls; /* wss: the upgrade is written once the handshake is done */
     char rtmp[65536];
 } ws_t;
 
@@ -59,6 +61,7 @@ static void on_closed(uv_handle_t *h) {
     vx_buf_free(&w->obuf);
     vx_buf_free(&w->wbuf);
     vx_buf_free(&w->frame);
+    vx_tls_free(w->tls); /* the handle is closed: every write called back */
     free(w);
 }
 
@@ -209,7 +212,7 @@ static void ws_flush(ws_t *w) {
     w->obuf.len = 0;
     uv_buf_t b = uv_buf_init(w->wbuf.data, (unsigned)w->wbuf.len);
     w->write.data = w;
-    int rc = uv_write(&w->write, (uv_stream_t *)&w->tcp, &b, 1, on_write);
+    int rc = vx_stream_write(w->tls, &w->write, (uv_stream_t *)&w->tcp, &b, 1, on_write);
     if (rc < 0) {
         ws_fail(w, "WebSocket write failed");
         return;
@@ -337,9 +340,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(w->rtmp, sizeof w->rtmp);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-    ws_t *w = s->data;
-    if (w->closing || nread == 0) return;
+static void send_upgrade(ws_t *w);
+
+/* Bytes (or the end, nread < 0) from the server. */
+static void input(ws_t *w, ssize_t nread, char *data) {
     if (nread < 0) {
         char why[96];
         snprintf(why, sizeof why, "the server closed the connection%s: %s",
@@ -348,11 +352,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (!w->upgraded) {
-        size_t used =
-            http_parser_execute(&w->parser, &hs_settings, buf->base, (size_t)nread);
+        size_t used = http_parser_execute(&w->parser, &hs_settings, data, (size_t)nread);
         if (w->closing) return;
         if (w->parser.upgrade) {
-            ws_open(w, buf->base + used, (size_t)nread - used);
+            ws_open(w, data + used, (size_t)nread - used);
         } else if (HTTP_PARSER_ERRNO(&w->parser) != HPE_OK) {
             char why[96];
             snprintf(why, sizeof why, "bad upgrade response: %s",
@@ -361,11 +364,63 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         }
         return;
     }
-    if (vx_buf_append(&w->rbuf, buf->base, (size_t)nread) != 0) {
+    if (vx_buf_append(&w->rbuf, data, (size_t)nread) != 0) {
         ws_fail(w, "out of memory reading");
         return;
     }
     ws_recv(w);
+}
+
+static void tls_failed(ws_t *w, bool handshake, const char *reason) {
+    vx_client *c = w->base.client;
+    if (!c || w->closing) return;
+    char why[VX_ERROR_MESSAGE_MAX];
+    snprintf(why, sizeof why, "TLS %s %.64s:%d failed: %s",
+             handshake ? "handshake with" : "connection to", c->url.host, c->url.port,
+             reason);
+    ws_fail(w, why);
+}
+
+/* wss: ciphertext in; once the handshake is done the upgrade goes out, and
+ * the plaintext goes where plain bytes go (in the read buffer, whose
+ * ciphertext OpenSSL has copied). */
+static void tls_input(ws_t *w, ssize_t nread) {
+    vx_tls *t = w->tls;
+    bool was_ready = vx_tls_ready(t);
+    if (nread < 0) {
+        if (was_ready)
+            input(w, nread, NULL);
+        else
+            tls_failed(w, true,
+                       nread == UV_EOF ? "the server closed the connection"
+                                       : uv_strerror((int)nread));
+        return;
+    }
+    if (vx_tls_feed(t, w->rtmp, (size_t)nread) != 0) {
+        tls_failed(w, !was_ready, vx_tls_error(t));
+        return;
+    }
+    if (!vx_tls_ready(t)) return;
+    if (!was_ready) send_upgrade(w);
+    while (!w->closing && w->base.client) {
+        ssize_t n = vx_tls_read(t, w->rtmp, sizeof w->rtmp);
+        if (n == 0) return;
+        if (n == VX_E_TLS) {
+            tls_failed(w, false, vx_tls_error(t));
+            return;
+        }
+        input(w, n, w->rtmp); /* n == UV_EOF: the server closed */
+        if (n < 0) return;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    ws_t *w = s->data;
+    if (w->closing || nread == 0) return;
+    if (w->tls)
+        tls_input(w, nread);
+    else
+        input(w, nread, buf->base);
 }
 
 /* ---- connecting ----------------------------------------------------------- */
@@ -387,10 +442,28 @@ static void on_connect(uv_connect_t *cr, int status) {
         return;
     }
     uv_tcp_nodelay(&w->tcp, 1);
+    int rc = 0;
+    if (c->tls) {
+        /* The upgrade waits for the handshake (tls_input). */
+        w->tls = vx_tls_new_client(c->tls, (uv_stream_t *)&w->tcp, c->tls_host);
+        rc = w->tls ? vx_tls_start(w->tls) : UV_ENOMEM;
+        if (rc == VX_E_TLS) {
+            tls_failed(w, true, vx_tls_error(w->tls));
+            return;
+        }
+    } else {
+        send_upgrade(w);
+        if (w->closing) return;
+    }
+    if (rc == 0) rc = uv_read_start((uv_stream_t *)&w->tcp, on_alloc, on_read);
+    if (rc < 0) ws_fail(w, "starting the WebSocket upgrade failed");
+}
+
+static void send_upgrade(ws_t *w) {
     uv_buf_t b = uv_buf_init(w->hs.data, (unsigned)w->hs.len);
     w->hs_write.data = w;
-    int rc = uv_write(&w->hs_write, (uv_stream_t *)&w->tcp, &b, 1, on_hs_written);
-    if (rc == 0) rc = uv_read_start((uv_stream_t *)&w->tcp, on_alloc, on_read);
+    int rc =
+        vx_stream_write(w->tls, &w->hs_write, (uv_stream_t *)&w->tcp, &b, 1, on_hs_written);
     if (rc < 0) ws_fail(w, "starting the WebSocket upgrade failed");
 }
 

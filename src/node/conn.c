@@ -201,7 +201,7 @@ void vx_node_conn_item(vx_node *node, vx_conn *c, const char *msg, size_t len) {
                 r->name, vx_error_name(rc), e.message);
         return;
     }
-    vxn_route(node, r, p);
+    vxn_route_from(node, r, p, c->peer_identity);
     vx_payload_decref(p);
 }
 

@@ -69,6 +69,10 @@ struct vx_conn {
     /* Node-private: set by vx_node_conn_open; transports never touch them. */
     struct vx_conn *node_prev, *node_next; /* the node's list of open conns */
     uint32_t node_flags;
+    /* Set by a TLS transport: the verified client certificate's subject
+     * (vx_route_ctx.peer_identity), owned by the transport, valid while the
+     * conn lives; NULL without one. */
+    const char *peer_identity;
 };
 
 /* ---- transport -> node --------------------------------------------------- */
@@ -103,6 +107,12 @@ void vx_node_conn_item_error(vx_node *node, vx_conn *c, int code);
  * forgotten (§10.3). After this call the node never touches `c` again. */
 void vx_node_conn_closed(vx_node *node, vx_conn *c, vx_msgbuf **unsent, size_t n_unsent);
 
+/* Why the peer behind `c` is going away, in words ("child process exited
+ * with status 3"): requests still waiting for a reply from it fail with
+ * this text when its remote is forgotten. Call before vx_node_conn_closed;
+ * copied; ignored for a conn not registered. */
+void vx_node_conn_gone_reason(vx_node *node, vx_conn *c, const char *reason);
+
 /* Whether the node is shutting down (new POSTs get 503). */
 bool vx_node_shutting_down(const vx_node *node);
 
@@ -113,6 +123,7 @@ typedef enum vx_counter {
     VX_CTR_WS_PROTOCOL_ERRORS,
     VX_CTR_BYTES_IN,
     VX_CTR_BYTES_OUT,
+    VX_CTR_TLS_HANDSHAKE_ERRORS,
     VX_CTR__COUNT
 } vx_counter;
 void vx_node_count(vx_node *node, vx_counter which, uint64_t n);

@@ -109,5 +109,7 @@ int vx_node_metrics_text(const vx_node *node, vx_buf *b) {
             node->ctr[VX_CTR_HTTP_ERRORS]);
     counter(&o, "ws_protocol_errors_total", "WebSocket protocol violations.",
             node->ctr[VX_CTR_WS_PROTOCOL_ERRORS]);
+    counter(&o, "tls_handshake_errors_total", "TLS handshakes that failed.",
+            node->ctr[VX_CTR_TLS_HANDSHAKE_ERRORS]);
     return o.rc;
 }

@@ -130,6 +130,7 @@ void vxn_maybe_finish(vx_node *node) {
     vx_buf_free(&node->scratch);
     vxn_queue_free(&node->local);
     free(node->slots);
+    free(node->listeners);
     free(node->uuid);
     free(node->name);
     free(node);
@@ -188,6 +189,38 @@ bool vx_node_shutting_down(const vx_node *node) {
 void vx_node_on_remote(vx_node *node, vx_remote_fn fn, void *data) {
     node->on_remote = fn;
     node->on_remote_data = data;
+}
+
+int vx_node_add_remote_listener(vx_node *node, vx_remote_fn fn, void *data) {
+    if (!node || !fn) return VX_E_INVAL;
+    if (node->n_listeners == node->cap_listeners) {
+        size_t cap = node->cap_listeners ? node->cap_listeners * 2 : 4;
+        struct vxn_listener *l = realloc(node->listeners, cap * sizeof *l);
+        if (!l) return VX_E_NOMEM;
+        node->listeners = l;
+        node->cap_listeners = cap;
+    }
+    node->listeners[node->n_listeners++] = (struct vxn_listener){fn, data};
+    return 0;
+}
+
+void vx_node_remove_remote_listener(vx_node *node, vx_remote_fn fn, void *data) {
+    if (!node) return;
+    for (size_t i = 0; i < node->n_listeners; i++) {
+        if (node->listeners[i].fn != fn || node->listeners[i].data != data) continue;
+        if (node->notify_depth) {
+            node->listeners[i].fn = NULL; /* compacted after the notification */
+        } else {
+            memmove(&node->listeners[i], &node->listeners[i + 1],
+                    (node->n_listeners - i - 1) * sizeof node->listeners[0]);
+            node->n_listeners--;
+        }
+        return;
+    }
+}
+
+bool vx_node_has_remote(const vx_node *node, const char *uuid) {
+    return node && uuid && vxn_remote_find(node, uuid) != NULL;
 }
 
 size_t vx_node_remote_count(const vx_node *node) {

@@ -51,6 +51,9 @@ typedef struct vx_remote {
     bool forgotten;
     struct vx_remote *hash_next;
     struct vx_remote *prev, *next; /* the node's list, for iteration */
+    /* Why it went away, from its transport (vx_node_conn_gone_reason), for
+     * the requests that fail when it is forgotten; NULL: "went away". */
+    char *gone_reason;
 } vx_remote;
 
 typedef struct vxn_request vxn_request;
@@ -67,6 +70,12 @@ typedef enum vxn_drop_reason {
 
 #define VXN_MAX_CODE    64 /* decode error codes are -1..-63 */
 #define VXN_MAX_SERVERS 8
+
+/* One vx_node_add_remote_listener entry. */
+struct vxn_listener {
+    vx_remote_fn fn;
+    void *data;
+};
 
 struct vx_node {
     uv_loop_t *loop;
@@ -116,6 +125,13 @@ struct vx_node {
     uint64_t decode_errors[VXN_MAX_CODE];
     uint64_t slow_closes, pending_overflows, session_expiries;
     uint64_t dropped[VXN_DROP__COUNT];
+
+    /* vx_node_add_remote_listener: called after on_remote. Entries removed
+     * while notifying (notify_depth > 0) get fn = NULL and are compacted
+     * after the outermost notification. */
+    struct vxn_listener *listeners;
+    size_t n_listeners, cap_listeners;
+    unsigned notify_depth;
 };
 
 /* ---- node.c ---- */
@@ -190,9 +206,15 @@ void vxn_local_drain(uv_idle_t *h);
 int vxn_send_uuid_msg(vx_node *node, const char *uuid, vx_msgbuf *m, vx_error *err);
 /* Route a decoded payload from remote `r` (NULL = ourselves). */
 void vxn_route(vx_node *node, vx_remote *r, vx_payload *p);
+/* The same for an item received on a conn: the route ctx carries that
+ * conn's verified TLS client identity (may be NULL). */
+void vxn_route_from(vx_node *node, vx_remote *r, vx_payload *p, const char *peer_identity);
 
 /* ---- request.c ---- */
 void vxn_requests_cancel_all(vx_node *node);
+/* Fail every outstanding request sent to `r` with VX_E_CLOSED (it was
+ * forgotten: no reply can come). */
+void vxn_requests_fail_target(vx_node *node, const vx_remote *r);
 
 /* ---- metrics.c ---- */
 void vxn_count_drop(vx_node *node, vxn_drop_reason why, size_t n);

@@ -98,6 +98,7 @@ static void remote_closed(uv_handle_t *h) {
     vx_node *node = r->node;
     free(r->uuid);
     free(r->name);
+    free(r->gone_reason);
     free(r);
     node->n_handles--;
     vxn_maybe_finish(node);
@@ -116,13 +117,28 @@ void vxn_remote_info(const vx_remote *r, vx_remote_info *info) {
     info->transport = r->kind;
     info->peer = r->peer;
     info->connected = r->conn != NULL;
+    info->peer_identity = r->conn ? r->conn->peer_identity : NULL;
 }
 
 void vxn_notify_remote(vx_node *node, vx_remote *r, bool joined) {
-    if (!node->on_remote || node->freeing) return;
+    if (node->freeing) return;
     vx_remote_info info;
     vxn_remote_info(r, &info);
-    node->on_remote(node->on_remote_data, &info, joined);
+    if (node->on_remote) node->on_remote(node->on_remote_data, &info, joined);
+    /* By index, re-reading the array: a listener may add (realloc) or remove
+     * listeners; ones added now are not called for this event. */
+    size_t n = node->n_listeners;
+    node->notify_depth++;
+    for (size_t i = 0; i < n && !node->freeing; i++) {
+        struct vxn_listener l = node->listeners[i];
+        if (l.fn) l.fn(l.data, &info, joined);
+    }
+    if (--node->notify_depth == 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < node->n_listeners; i++)
+            if (node->listeners[i].fn) node->listeners[k++] = node->listeners[i];
+        node->n_listeners = k;
+    }
 }
 
 void vxn_remote_forget(vx_node *node, vx_remote *r, vxn_drop_reason why) {
@@ -135,9 +151,20 @@ void vxn_remote_forget(vx_node *node, vx_remote *r, vxn_drop_reason why) {
     /* Only a pending overflow while a new conn waits behind a draining one
      * can forget an attached remote; that stream would have a gap, so end it. */
     if (r->conn) vxn_conn_close(node, r->conn, VX_CLOSE_SLOW);
+    /* No reply can come now: waiting for the timeout would only delay. */
+    vxn_requests_fail_target(node, r);
     vxn_notify_remote(node, r, false);
     vxn_remote_unref(node, r); /* the table's */
     vxn_remote_unref(node, r);
+}
+
+void vx_node_conn_gone_reason(vx_node *node, vx_conn *c, const char *reason) {
+    vx_remote *r = c ? c->remote : NULL;
+    if (!r || !reason) return;
+    char *copy = strdup(reason);
+    if (!copy) return; /* the requests then say "went away" */
+    free(r->gone_reason);
+    r->gone_reason = copy;
 }
 
 void vxn_remotes_release_all(vx_node *node) {

@@ -21,12 +21,14 @@ struct vxn_request {
     bool no_result_check;
     bool done;
     char message_id[37];
+    char *target; /* uuid the request was sent to: it fails when that goes */
     vxn_request *prev, *next;
 };
 
 static void request_closed(uv_handle_t *h) {
     vxn_request *q = h->data;
     vx_node *node = q->node;
+    free(q->target);
     free(q);
     node->n_handles--;
     vxn_maybe_finish(node);
@@ -101,6 +103,45 @@ void vxn_requests_cancel_all(vx_node *node) {
     }
 }
 
+void vxn_requests_fail_target(vx_node *node, const vx_remote *r) {
+    size_t n = 0;
+    for (vxn_request *q = node->requests; q; q = q->next)
+        if (strcmp(q->target, r->uuid) == 0) n++;
+    if (n == 0) return;
+    /* Completing calls out, and a callback may complete or add requests:
+     * collect first (request memory lives until its timer's close callback,
+     * a later loop turn, so the pointers stay valid; `done` tells which are
+     * still owed). Without memory for the list, rescan from the head. */
+    vxn_request **gone = malloc(n * sizeof *gone);
+    if (gone) {
+        size_t k = 0;
+        for (vxn_request *q = node->requests; q && k < n; q = q->next)
+            if (strcmp(q->target, r->uuid) == 0) gone[k++] = q;
+        n = k;
+    }
+    for (size_t i = 0;; i++) {
+        vxn_request *q = NULL;
+        if (gone) { /* oldest first: the list holds the newest at its head */
+            if (i == n) break;
+            q = gone[n - 1 - i];
+        } else {
+            for (q = node->requests; q && strcmp(q->target, r->uuid) != 0; q = q->next) {}
+            if (!q) break;
+        }
+        if (q->done) continue;
+        vx_error e;
+        if (r->gone_reason)
+            vx_error_set(&e, VX_E_CLOSED, "%s (" VX_MESSAGE_ID_KEY " %s)", r->gone_reason,
+                         q->message_id);
+        else
+            vx_error_set(&e, VX_E_CLOSED,
+                         "remote vortex %s (%s) went away (" VX_MESSAGE_ID_KEY " %s)",
+                         r->name, r->uuid, q->message_id);
+        complete(q, VX_REQUEST_FAILED, NULL, &e);
+    }
+    free(gone);
+}
+
 /* NEW copy of `dict` with the messageId added. */
 static vx_value *with_message_id(const vx_value *dict, const char *id) {
     vx_value *d = vx_deep_copy(dict);
@@ -161,12 +202,18 @@ int vx_node_request(vx_node *node, const char *target_uuid, const vx_payload *re
     q->data = data;
     q->timeout = opts && opts->timeout > 0 ? opts->timeout : node->opts.response_timeout;
     q->no_result_check = opts && opts->no_result_check;
+    q->target = strdup(target_uuid);
+    if (!q->target) {
+        free(q);
+        return vx_error_set(err, VX_E_NOMEM, "out of memory");
+    }
     uuid_t u;
     uuid_generate_random(u);
     uuid_unparse_lower(u, q->message_id);
 
     vx_payload *p = build_request(request, q->message_id);
     if (!p) {
+        free(q->target);
         free(q);
         return vx_error_set(err, VX_E_NOMEM, "out of memory copying the request");
     }
@@ -174,6 +221,7 @@ int vx_node_request(vx_node *node, const char *target_uuid, const vx_payload *re
     int rc = vx_router_add(node->router, vx_payload_filt(p), reply_cb, q, &q->ep, err);
     if (rc < 0) {
         vx_payload_decref(p);
+        free(q->target);
         free(q);
         return rc;
     }

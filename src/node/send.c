@@ -121,6 +121,10 @@ static int reply_local(void *data, vx_payload *reply, vx_error *err) {
 }
 
 void vxn_route(vx_node *node, vx_remote *r, vx_payload *p) {
+    vxn_route_from(node, r, p, r && r->conn ? r->conn->peer_identity : NULL);
+}
+
+void vxn_route_from(vx_node *node, vx_remote *r, vx_payload *p, const char *peer_identity) {
     if (r) vxn_remote_ref(r);
     vx_value *filt = vx_payload_filt(p);
     const char *echo_key =
@@ -149,6 +153,7 @@ void vxn_route(vx_node *node, vx_remote *r, vx_payload *p) {
             .sender_name = r ? r->name : node->name,
             .reply = r ? reply_remote : reply_local,
             .reply_data = r ? (void *)&t : (void *)node,
+            .peer_identity = peer_identity,
         };
         vx_router_dispatch(node->router, p, &ctx);
     }
@@ -244,4 +249,56 @@ int vx_node_broadcast(vx_node *node, const vx_payload *p, vx_error *err) {
     int rc = check_open(node, err);
     if (rc < 0) return rc;
     return send_many(node, NULL, false, p, err);
+}
+
+int vx_node_send_uuids(vx_node *node, const char *const *uuids, size_t n,
+                       const vx_payload *p, size_t *sent, vx_error *err) {
+    if (sent) *sent = 0;
+    if (!node || (!uuids && n) || !p)
+        return vx_error_set(err, VX_E_INVAL, "vx_node_send_uuids: NULL argument");
+    int rc = check_open(node, err);
+    if (rc < 0) return rc;
+    /* Resolve every uuid (with references) before delivering: a delivery
+     * may forget remotes and run listeners that free the caller's strings. */
+    vx_remote **targets = n ? malloc(n * sizeof *targets) : NULL;
+    if (n && !targets) return vx_error_set(err, VX_E_NOMEM, "out of memory");
+    size_t nt = 0;
+    bool local = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!uuids[i]) continue;
+        if (strcmp(uuids[i], node->uuid) == 0) {
+            local = true;
+            continue;
+        }
+        vx_remote *r = vxn_remote_find(node, uuids[i]);
+        if (r) {
+            vxn_remote_ref(r);
+            targets[nt++] = r;
+        }
+    }
+    vx_msgbuf *m = NULL;
+    if (nt || local) rc = vxn_encode(node, p, &m, err);
+    size_t count = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (rc == 0 || m) {
+            int drc = vxn_deliver(node, targets[i], m);
+            if (drc < 0 && rc == 0)
+                rc = refused_error(targets[i]->uuid, drc, err);
+            else if (drc == 0)
+                count++;
+        }
+    }
+    for (size_t i = 0; i < nt; i++) vxn_remote_unref(node, targets[i]);
+    free(targets);
+    if (local && m) {
+        if (vxn_local_enqueue(node, m) < 0) {
+            if (rc == 0)
+                rc = vx_error_set(err, VX_E_NOMEM, "out of memory queueing a local msg");
+        } else {
+            count++;
+        }
+    }
+    if (m) vx_msgbuf_decref(m);
+    if (sent) *sent = count;
+    return rc;
 }

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "node/conn.h"
+#include "transport/tls.h"
 
 #define VX_HTTP_LINGER_MS 2000 /* after our FIN, wait this long for the peer's */
 /* A response ended by the node (takeover, shutdown) whose queued items a
@@ -43,6 +44,10 @@ struct vx_server {
     uint64_t head_timeout_ms; /* node opts http_head_timeout, copied at start */
     uint64_t idle_timeout_ms; /* node opts http_idle_timeout */
     bool rbuf_busy;
+    vx_tls_ctx *tls; /* set: every connection speaks TLS (https + wss) */
+    /* TLS handshake failures are logged at most a few per second. */
+    uint64_t tls_log_window_ms;
+    unsigned tls_log_lines, tls_log_suppressed;
 };
 
 typedef enum vx_http_route {
@@ -133,6 +138,8 @@ typedef struct vx_http_conn {
     uint64_t file_size, file_off;
     char *fbuf;
     uv_write_t fwrite;
+
+    vx_tls *tls; /* NULL: plain TCP; handed to the WebSocket module on upgrade */
 } vx_http_conn;
 
 /* http_server.c */

@@ -409,7 +409,8 @@ static bool ws_upgrade(vx_http_conn *c, const char *rest, size_t rest_len) {
     memcpy(w->data, head, (size_t)n);
     uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
     uv_tcp_t *tcp = c->tcp;
-    if (uv_write(&w->req, (uv_stream_t *)tcp, &b, 1, on_101_written) != 0) {
+    vx_tls *tls = c->tls;
+    if (vx_stream_write(tls, &w->req, (uv_stream_t *)tcp, &b, 1, on_101_written) != 0) {
         free(w);
         vx_http_hard_close(c);
         return false;
@@ -418,10 +419,12 @@ static bool ws_upgrade(vx_http_conn *c, const char *rest, size_t rest_len) {
     uv_read_stop((uv_stream_t *)tcp);
     /* The socket is no longer this connection's: only the timer remains. */
     c->tcp = NULL;
+    c->tls = NULL;
     c->tcp_open = false;
     c->refs--;
     vx_http_hard_close(c);
-    vx_ws_server_start(c->srv->node, tcp, c->conn.peer, c->uuid, c->name, rest, rest_len);
+    vx_ws_server_start_tls(c->srv->node, tcp, tls, c->conn.peer, c->uuid, c->name, rest,
+                           rest_len);
     return false;
 }
 

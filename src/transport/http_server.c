@@ -23,6 +23,7 @@ static void server_maybe_free(vx_server *s) {
     for (size_t i = 0; i < s->n_origins; i++) free(s->origins[i]);
     free(s->origins);
     free(s->rbuf);
+    vx_tls_ctx_unref(s->tls);
     free(s);
 }
 
@@ -76,6 +77,8 @@ static void on_tcp_closed(uv_handle_t *h) {
     }
     free(h);
     c->tcp = NULL;
+    vx_tls_free(c->tls); /* every write has called back */
+    c->tls = NULL;
     vx_http_conn_unref(c);
 }
 
@@ -135,7 +138,7 @@ void vx_http_end(vx_http_conn *c) {
         return;
     }
     req->data = c;
-    if (uv_shutdown(req, (uv_stream_t *)c->tcp, on_shutdown) != 0) {
+    if (vx_stream_shutdown(c->tls, req, (uv_stream_t *)c->tcp, on_shutdown) != 0) {
         free(req);
         vx_http_hard_close(c);
         return;
@@ -186,7 +189,8 @@ void vx_http_respond(vx_http_conn *c, const char *data, size_t len, int status,
     w->len = len;
     memcpy(w->data, data, len);
     uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, on_plain_written) != 0) {
+    if (vx_stream_write(c->tls, &w->req, (uv_stream_t *)c->tcp, &b, 1, on_plain_written) !=
+        0) {
         free(w);
         vx_http_hard_close(c);
         return;
@@ -317,6 +321,63 @@ void vx_http_response_done(vx_http_conn *c) {
     if (c->parked) resume_if_drained(c);
 }
 
+/* At most this many TLS failure lines per second per listener. */
+#define TLS_LOG_PER_SEC 5
+
+static void tls_failed(vx_http_conn *c, bool handshake) {
+    vx_server *s = c->srv;
+    if (handshake) vx_http_count(c, VX_CTR_TLS_HANDSHAKE_ERRORS, 1);
+    uint64_t now = uv_now(s->loop);
+    if (now - s->tls_log_window_ms >= 1000) {
+        if (s->tls_log_suppressed)
+            fprintf(stderr, "vortexc: %u TLS failure lines suppressed\n",
+                    s->tls_log_suppressed);
+        s->tls_log_window_ms = now;
+        s->tls_log_lines = s->tls_log_suppressed = 0;
+    }
+    if (s->tls_log_lines < TLS_LOG_PER_SEC) {
+        s->tls_log_lines++;
+        fprintf(stderr, "vortexc: TLS %s %s failed: %s\n",
+                handshake ? "handshake from" : "connection from", c->conn.peer,
+                vx_tls_error(c->tls));
+    } else {
+        s->tls_log_suppressed++;
+    }
+    /* The alert is queued: end after it (a reset could destroy it). */
+    vx_http_end(c);
+}
+
+/* TLS: ciphertext in, plaintext through the same parser. The read buffer is
+ * reused for the plaintext (OpenSSL has copied the ciphertext). Only this
+ * connection's own stops end the loop: parked input is kept, and after an
+ * upgrade the WebSocket module has drained the rest itself. */
+static void tls_input(vx_http_conn *c, char *buf, size_t len, size_t cap) {
+    vx_tls *t = c->tls;
+    bool was_ready = vx_tls_ready(t);
+    if (vx_tls_feed(t, buf, len) != 0) {
+        tls_failed(c, !was_ready);
+        return;
+    }
+    if (!was_ready && vx_tls_ready(t)) c->conn.peer_identity = vx_tls_peer_identity(t);
+    while (!c->closing && !c->shut && c->tcp && c->tls == t) {
+        ssize_t n = vx_tls_read(t, buf, cap);
+        if (n == 0) return;
+        if (n == UV_EOF) { /* close_notify: as the plain end of input */
+            vx_http_hard_close(c);
+            return;
+        }
+        if (n < 0) {
+            tls_failed(c, false);
+            return;
+        }
+        if (c->parked) {
+            if (vx_buf_append(&c->pending_in, buf, (size_t)n) != 0) vx_http_hard_close(c);
+            continue;
+        }
+        process(c, buf, (size_t)n);
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     vx_http_conn *c = st->data;
     vx_server *s = c->srv;
@@ -327,7 +388,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         vx_http_hard_close(c);
         return;
     }
-    if (nread > 0 && !c->shut) process(c, buf->base, (size_t)nread);
+    if (nread > 0 && !c->shut && c->tls)
+        tls_input(c, buf->base, (size_t)nread, buf->len);
+    else if (nread > 0 && !c->shut)
+        process(c, buf->base, (size_t)nread);
     /* On upgrade the socket now belongs to the WebSocket module, which got
      * a copy of any bytes past the request. */
     if (buf->base) release_buf(s, buf);
@@ -387,6 +451,10 @@ void vx_http_server_adopt(vx_server *s, uv_tcp_t *tcp) {
     snprintf(c->conn.peer, sizeof c->conn.peer,
              ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 
+    if (s->tls && !(c->tls = vx_tls_new_server(s->tls, (uv_stream_t *)tcp))) {
+        vx_http_hard_close(c);
+        return;
+    }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     vx_http_request_reset(c);
@@ -464,6 +532,19 @@ int vx_server_start(vx_node *node, const vx_listen_opts *opts, vx_server **out,
         s->closing = true;
         server_maybe_free(s);
         return vx_error_set(err, VX_E_NOMEM, "out of memory starting the listener");
+    }
+    if (opts->tls_cert_file || opts->tls_key_file || opts->tls_ca_file ||
+        opts->tls_verify_client) {
+        vx_tls_conf tc = {.cert_file = opts->tls_cert_file,
+                          .key_file = opts->tls_key_file,
+                          .ca_file = opts->tls_ca_file,
+                          .verify_peer = opts->tls_verify_client};
+        int rc = vx_tls_ctx_server(&tc, &s->tls, err);
+        if (rc) {
+            s->closing = true;
+            server_maybe_free(s);
+            return rc;
+        }
     }
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;

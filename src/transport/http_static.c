@@ -264,7 +264,8 @@ static void on_fread(uv_fs_t *req) {
         vx_http_count(c, VX_CTR_BYTES_OUT, (uint64_t)n);
         uv_buf_t b = uv_buf_init(c->fbuf, (unsigned)n);
         c->fwrite.data = c;
-        if (uv_write(&c->fwrite, (uv_stream_t *)c->tcp, &b, 1, on_fwritten) != 0)
+        if (vx_stream_write(c->tls, &c->fwrite, (uv_stream_t *)c->tcp, &b, 1,
+                            on_fwritten) != 0)
             finish(c, false);
     }
     vx_http_conn_unref(c);

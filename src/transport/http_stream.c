@@ -87,7 +87,8 @@ static vx_http_item *issue(vx_http_conn *c, vx_http_item *w) {
     }
     first->req.data = (void *)(uintptr_t)n;
     if (c->closing || !c->tcp ||
-        uv_write(&first->req, (uv_stream_t *)c->tcp, b, nb, on_item_written) != 0) {
+        vx_stream_write(c->tls, &first->req, (uv_stream_t *)c->tcp, b, nb,
+                        on_item_written) != 0) {
         /* Taken but not writable: they return to the node as unsent. */
         for (vx_http_item *x = first; x != w; x = x->next) x->issued = false;
         vx_http_hard_close(c);

@@ -105,6 +105,7 @@ typedef struct ws_conn {
 
     uint64_t ping_after_ms, dead_after_ms, ping_sent_ms, deadline_ms;
     size_t out_queue_max;
+    vx_tls *tls; /* NULL: plain TCP */
 } ws_conn;
 
 static void ws_flush(ws_conn *ws);
@@ -220,6 +221,7 @@ static void ws_closed_cb(uv_handle_t *h) {
     free(ws->rbuf);
     free(ws->msg);
     free(ws->tcp);
+    vx_tls_free(ws->tls); /* after the TCP close: every write has called back */
     free(ws);
 }
 
@@ -304,7 +306,7 @@ static void ws_progress(ws_conn *ws) {
             return;
         }
         req->data = ws;
-        if (uv_shutdown(req, (uv_stream_t *)ws->tcp, ws_shutdown_cb) < 0) {
+        if (vx_stream_shutdown(ws->tls, req, (uv_stream_t *)ws->tcp, ws_shutdown_cb) < 0) {
             free(req);
             ws_abort(ws);
             return;
@@ -396,7 +398,7 @@ static void ws_flush(ws_conn *ws) {
         uv_buf_t bufs[2 * WS_BATCH];
         size_t nbufs, total;
         ws_bufs(ws->head, bufs, &nbufs, &total);
-        int r = uv_try_write(s, bufs, (unsigned)nbufs);
+        int r = vx_stream_try_write(ws->tls, s, bufs, (unsigned)nbufs);
         if (r < 0 && r != UV_EAGAIN) {
             ws_abort(ws);
             return;
@@ -415,7 +417,7 @@ static void ws_flush(ws_conn *ws) {
             return;
         }
         req->data = ws;
-        if (uv_write(req, s, bufs, (unsigned)nbufs, ws_write_cb) < 0) {
+        if (vx_stream_write(ws->tls, req, s, bufs, (unsigned)nbufs, ws_write_cb) < 0) {
             free(req);
             ws_abort(ws);
             return;
@@ -668,13 +670,49 @@ static void ws_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(ws->rbuf, ws->rbuf ? WS_READ_BUF : 0);
 }
 
+/* TLS: the plaintext received so far, through the same guard and wslay.
+ * The read buffer is reused for it (OpenSSL has copied the ciphertext). */
+static void ws_tls_drain(ws_conn *ws) {
+    bool own = !ws->rbuf;
+    if (own && !(ws->rbuf = malloc(WS_READ_BUF))) {
+        ws_abort(ws);
+        return;
+    }
+    while (ws->state == WS_OPEN) {
+        ssize_t n = vx_tls_read(ws->tls, ws->rbuf, WS_READ_BUF);
+        if (n == 0) break;
+        if (n == UV_EOF) { /* close_notify: as the plain end of input */
+            ws->eof = true;
+            uv_read_stop((uv_stream_t *)ws->tcp);
+            ws_abort(ws);
+            break;
+        }
+        if (n < 0) {
+            ws_abort(ws);
+            break;
+        }
+        ws_feed(ws, (const uint8_t *)ws->rbuf, (size_t)n);
+    }
+    if (own) {
+        free(ws->rbuf);
+        ws->rbuf = NULL;
+    }
+}
+
 static void ws_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     ws_conn *ws = s->data;
     if (nread > 0) {
         ws_count(ws, VX_CTR_BYTES_IN, (uint64_t)nread);
         ws->conn.last_recv_ms = uv_now(ws_loop(ws));
         ws->ping_outstanding = false;
-        if (ws->state == WS_OPEN) ws_feed(ws, (const uint8_t *)buf->base, (size_t)nread);
+        if (ws->tls && ws->state == WS_OPEN) {
+            if (vx_tls_feed(ws->tls, buf->base, (size_t)nread) != 0)
+                ws_abort(ws);
+            else
+                ws_tls_drain(ws);
+        } else if (ws->state == WS_OPEN) {
+            ws_feed(ws, (const uint8_t *)buf->base, (size_t)nread);
+        }
     } else if (nread == UV_EOF) {
         ws->eof = true;
         uv_read_stop(s);
@@ -733,17 +771,33 @@ static void ws_free_tcp_cb(uv_handle_t *h) {
     free(h);
 }
 
+static void ws_free_tcp_tls_cb(uv_handle_t *h) {
+    vx_tls_free(h->data);
+    free(h);
+}
+
 static uint64_t secs_to_ms(double s) {
     return s > 0 ? (uint64_t)(s * 1000.0 + 0.5) : 0;
 }
 
 int vx_ws_server_start(vx_node *node, uv_tcp_t *tcp, const char *peer, const char *uuid,
                        const char *name, const char *leftover, size_t leftover_len) {
+    return vx_ws_server_start_tls(node, tcp, NULL, peer, uuid, name, leftover,
+                                  leftover_len);
+}
+
+int vx_ws_server_start_tls(vx_node *node, uv_tcp_t *tcp, vx_tls *tls, const char *peer,
+                           const char *uuid, const char *name, const char *leftover,
+                           size_t leftover_len) {
     ws_conn *ws = calloc(1, sizeof *ws);
     if (!ws) {
-        uv_close((uv_handle_t *)tcp, ws_free_tcp_cb);
+        /* The TLS state is freed with the socket, once its writes called back. */
+        tcp->data = tls;
+        uv_close((uv_handle_t *)tcp, tls ? ws_free_tcp_tls_cb : ws_free_tcp_cb);
         return VX_E_NOMEM;
     }
+    ws->tls = tls;
+    ws->conn.peer_identity = tls ? vx_tls_peer_identity(tls) : NULL;
     const vx_node_opts *o = vx_node_options(node);
     ws->node = node;
     ws->tcp = tcp;
@@ -789,6 +843,9 @@ int vx_ws_server_start(vx_node *node, uv_tcp_t *tcp, const char *peer, const cha
     /* The HTTP reader already counted these bytes in VX_CTR_BYTES_IN. */
     if (leftover_len && ws->state == WS_OPEN)
         ws_feed(ws, (const uint8_t *)leftover, leftover_len);
+    /* TLS: records the HTTP reader had decrypted no further than the request
+     * may hold the first frames. */
+    if (ws->tls && ws->state == WS_OPEN) ws_tls_drain(ws);
     ws_progress(ws);
     return 0;
 }

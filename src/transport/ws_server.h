@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "node/conn.h"
+#include "transport/tls.h"
 
 /* Take over `tcp` (heap-allocated, already reading or not; its data pointer
  * and read callback are replaced; it is closed and freed by this module) for
@@ -22,6 +23,12 @@
  * the connection is closed and freed, and an error returned. */
 int vx_ws_server_start(vx_node *node, uv_tcp_t *tcp, const char *peer, const char *uuid,
                        const char *name, const char *leftover, size_t leftover_len);
+/* The same over TLS: `tls` (the handshake done; NULL = plain) is taken over
+ * with the socket, its verified peer identity goes to the vx_conn, and the
+ * plaintext it still holds is processed after `leftover`. */
+int vx_ws_server_start_tls(vx_node *node, uv_tcp_t *tcp, vx_tls *tls, const char *peer,
+                           const char *uuid, const char *name, const char *leftover,
+                           size_t leftover_len);
 
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2): base64 of
  * SHA-1(key + GUID), written to out[29] with a NUL. */

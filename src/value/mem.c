@@ -155,7 +155,14 @@ void vx_mem_free(void *p, size_t size) {
     free(p);
 }
 
+void vx_mem_thread_nocache(void) {
+    cache.state = CACHE_OFF;
+    drain(&cache);
+}
+
 #else /* VX_NO_VALUE_CACHE */
+
+void vx_mem_thread_nocache(void) {}
 
 void *vx_mem_alloc(size_t size) {
     return malloc(size ? size : 1);

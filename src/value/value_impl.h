@@ -126,6 +126,10 @@ struct vx_payload {
 #define VX_MEM_SMALL_MAX 128 /* larger blocks go straight to malloc/free */
 void *vx_mem_alloc(size_t size);
 void vx_mem_free(void *p, size_t size);
+/* The calling thread stops caching (its cached blocks are freed now). For
+ * threads that outlive the library's destructor, e.g. libuv's thread pool,
+ * whose exit hook would then never run: their cache would leak at exit. */
+void vx_mem_thread_nocache(void);
 
 uint32_t vx_hash_bytes(const char *s, size_t len);
 /* true if s[0..len) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */

@@ -37,6 +37,22 @@ static void test_url_defaults_port_80_and_scheme_path(void **state) {
     assert_string_equal(u.path, "/vortex");
 }
 
+static void test_url_https_wss_are_tls_with_port_443(void **state) {
+    vx_client_url u;
+    assert_int_equal(vx_client_url_parse("https://example.org", &u, NULL), 0);
+    assert_int_equal(u.scheme, VX_URL_HTTP);
+    assert_true(u.tls);
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.path, "/vortex");
+    assert_int_equal(vx_client_url_parse("WSS://[::1]:8443", &u, NULL), 0);
+    assert_int_equal(u.scheme, VX_URL_WS);
+    assert_true(u.tls);
+    assert_int_equal(u.port, 8443);
+    assert_string_equal(u.path, "/vortexws");
+    assert_int_equal(vx_client_url_parse("ws://h", &u, NULL), 0);
+    assert_false(u.tls);
+}
+
 static void test_url_ipv6_and_query(void **state) {
     vx_client_url u;
     assert_int_equal(vx_client_url_parse("ws://[::1]:9/x/ws?token=a%20b#frag", &u, NULL),
@@ -55,8 +71,8 @@ static void test_url_errors_name_the_part(void **state) {
     } cases[] = {
         {"127.0.0.1:80/vortex", VX_E_INVAL, "scheme"},
         {"ftp://h/", VX_E_INVAL, "scheme"},
-        {"https://h/", VX_E_UNSUPPORTED, "scheme"},
-        {"wss://h/", VX_E_UNSUPPORTED, "scheme"},
+        {"httpss://h/", VX_E_INVAL, "scheme"},
+        {"https://h:0/", VX_E_INVAL, "port"},
         {"http:///vortex", VX_E_INVAL, "host"},
         {"http://h:0/", VX_E_INVAL, "port"},
         {"http://h:65536/", VX_E_INVAL, "port"},
@@ -203,6 +219,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_http_with_port_and_path),
         cmocka_unit_test(test_url_defaults_port_80_and_scheme_path),
+        cmocka_unit_test(test_url_https_wss_are_tls_with_port_443),
         cmocka_unit_test(test_url_ipv6_and_query),
         cmocka_unit_test(test_url_errors_name_the_part),
         cmocka_unit_test(test_url_target_percent_encodes_identity),

@@ -302,7 +302,7 @@ def decode(msg):
 # Server process
 # ---------------------------------------------------------------------------
 
-_LISTEN_RE = re.compile(r"^vortexd listening on http://(\[[^\]]+\]|[^:/\s]+):(\d+) "
+_LISTEN_RE = re.compile(r"^vortexd listening on https?://(\[[^\]]+\]|[^:/\s]+):(\d+) "
                         r"uuid=(\S+) name=(.*)$")
 
 

@@ -9,7 +9,8 @@ static const char usage_listen[] =
     "Usage: vortex listen URL --filt JSON [options]\n"
     "\n"
     "Connect to the vortex server at URL (http://host:port/vortex or\n"
-    "ws://host:port/vortexws), register an endpoint on the filt in this vortex,\n"
+    "ws://host:port/vortexws; https:// and wss:// over TLS), register an endpoint\n"
+    "on the filt in this vortex,\n"
     "and print each payload it receives as one line of wire JSON on stdout,\n"
     "until interrupted. The server must send to this vortex (by uuid or by\n"
     "--name) or broadcast. Connection changes are reported on stderr;\n"
@@ -19,6 +20,9 @@ static const char usage_listen[] =
     "  --filt JSON     the endpoint filt, wire JSON with a \"key\"\n"
     "  --name NAME     this vortex's name (default vortex-cli)\n"
     "  --types FILE    register tuple types (see 'vortex decode --help'); repeatable\n"
+    "  --ca-file FILE  https/wss: trust the CAs in this PEM file (default: the\n"
+    "                  system store)\n"
+    "  --insecure      https/wss: skip certificate checks (testing only)\n"
     "  -h, --help      show this help\n"
     "Exit status: 0 after SIGINT or SIGTERM; 1 setup failure; 2 usage.\n";
 

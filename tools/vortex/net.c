@@ -33,6 +33,10 @@ int vx_net_parse(const char *cmd, bool is_send, int argc, char **argv, vx_net_ar
             a->wait_reply = true;
             continue;
         }
+        if (strcmp(arg, "--insecure") == 0) {
+            a->insecure = true;
+            continue;
+        }
         char name[32];
         const char *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -41,7 +45,7 @@ int vx_net_parse(const char *cmd, bool is_send, int argc, char **argv, vx_net_ar
         name[len] = '\0';
         bool known =
             strcmp(name, "--filt") == 0 || strcmp(name, "--name") == 0 ||
-            strcmp(name, "--types") == 0 ||
+            strcmp(name, "--types") == 0 || strcmp(name, "--ca-file") == 0 ||
             (is_send && (strcmp(name, "--tuples") == 0 || strcmp(name, "--timeout") == 0));
         if (!known) return usage(cmd, "unknown option '%s'", name);
         const char *value = eq ? eq + 1 : NULL;
@@ -58,6 +62,8 @@ int vx_net_parse(const char *cmd, bool is_send, int argc, char **argv, vx_net_ar
             a->name = value;
         } else if (strcmp(name, "--types") == 0) {
             a->types[a->n_types++] = value;
+        } else if (strcmp(name, "--ca-file") == 0) {
+            a->ca_file = value;
         } else {
             char *end;
             errno = 0;
@@ -111,7 +117,11 @@ int vx_net_setup(vx_net *n, const vx_net_args *a) {
         fprintf(stderr, "vortex: %s: %s\n", vx_error_name(err.code), err.message);
         return VX_CLI_FAILED;
     }
-    n->client = vx_client_new(n->node, a->url, NULL, &err);
+    vx_client_opts co;
+    vx_client_opts_init(&co);
+    co.tls_ca_file = a->ca_file;
+    co.tls_insecure = a->insecure;
+    n->client = vx_client_new(n->node, a->url, &co, &err);
     if (!n->client) {
         fprintf(stderr, "vortex: %s: %s\n", vx_error_name(err.code), err.message);
         return VX_CLI_USAGE;

@@ -17,6 +17,8 @@ typedef struct vx_net_args {
     size_t n_types;
     double timeout; /* --timeout seconds */
     bool wait_reply;
+    const char *ca_file; /* --ca-file: CA for https/wss (NULL = system store) */
+    bool insecure;       /* --insecure: no certificate checks */
     bool help;
 } vx_net_args;
 

@@ -52,6 +52,10 @@ enum {
     O_TABLES,
     O_DEMO,
     O_LOG,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_TLS_CA,
+    O_TLS_VERIFY,
     O_HELP,
     O_VERSION,
 };
@@ -94,6 +98,10 @@ static const opt_def OPTS[] = {
     {O_TABLES, "tables", OPT_STR},
     {O_DEMO, "demo", OPT_FLAG},
     {O_LOG, "log-level", OPT_STR},
+    {O_TLS_CERT, "tls-cert", OPT_STR},
+    {O_TLS_KEY, "tls-key", OPT_STR},
+    {O_TLS_CA, "tls-ca", OPT_STR},
+    {O_TLS_VERIFY, "tls-verify-client", OPT_FLAG},
     {O_HELP, "help", OPT_FLAG},
     {O_VERSION, "version", OPT_FLAG},
 };
@@ -133,6 +141,10 @@ void vxd_usage(FILE *out) {
           "  --demo                      with --db: create the demo tables and rows when the\n"
           "                              database has no tables yet (off)\n"
           "  --log-level LEVEL           error, warn, info or debug (info)\n"
+          "  --tls-cert FILE             PEM certificate (chain): https + wss only (off)\n"
+          "  --tls-key FILE              PEM private key (in --tls-cert)\n"
+          "  --tls-ca FILE               CA that signs client certificates (none asked)\n"
+          "  --tls-verify-client         require a client certificate (needs --tls-ca)\n"
           "  --help, --version\n"
           "BYTES take an optional suffix k, m or g (KiB, MiB, GiB).\n",
           out);
@@ -348,6 +360,18 @@ static int apply(vxd_config *cfg, const opt_def *o, const char *v) {
         else
             return bad(o->name, v, "must be error, warn, info or debug");
         break;
+    case O_TLS_CERT:
+        cfg->listen.tls_cert_file = v;
+        break;
+    case O_TLS_KEY:
+        cfg->listen.tls_key_file = v;
+        break;
+    case O_TLS_CA:
+        cfg->listen.tls_ca_file = v;
+        break;
+    case O_TLS_VERIFY:
+        cfg->listen.tls_verify_client = true;
+        break;
     case O_HELP:
         vxd_usage(stdout);
         return -1;
@@ -397,6 +421,14 @@ int vxd_parse_args(int argc, char **argv, vxd_config *cfg) {
     if (cfg->listen.http_path && cfg->listen.ws_path &&
         !strcmp(cfg->listen.http_path, cfg->listen.ws_path))
         return bad("ws-path", cfg->listen.ws_path, "must differ from --http-path");
+    const vx_listen_opts *l = &cfg->listen;
+    if ((l->tls_key_file || l->tls_ca_file || l->tls_verify_client) && !l->tls_cert_file)
+        return bad(l->tls_key_file  ? "tls-key"
+                   : l->tls_ca_file ? "tls-ca"
+                                    : "tls-verify-client",
+                   NULL, "needs --tls-cert");
+    if (l->tls_verify_client && !l->tls_ca_file)
+        return bad("tls-verify-client", NULL, "needs --tls-ca");
     if ((cfg->tables || cfg->demo) && !cfg->db)
         return bad(cfg->demo ? "demo" : "tables", NULL, "needs --db");
     return VXD_EXIT_OK;

@@ -3,7 +3,7 @@
  *
  * It prints one line on stdout once listening, so scripts and tests can read
  * the port chosen with --port 0:
- *     vortexd listening on http://HOST:PORT uuid=UUID name=NAME
+ *     vortexd listening on http://HOST:PORT uuid=UUID name=NAME   (https:// with TLS)
  * Logs go to stderr. SIGINT/SIGTERM start a clean shutdown (streams ended,
  * WebSockets closed 1001) and the process exits 0 when it is done; a second
  * signal exits at once with status 1. */
@@ -45,6 +45,7 @@ typedef struct app {
     uv_loop_t loop;
     vx_node *node;
     vxd_endpoints *endpoints;
+    vxd_db *db;
     vx_registry *registry;
     uv_signal_t sigint, sigterm;
     bool shutting_down;
@@ -65,9 +66,10 @@ static const char *transport_name(vx_transport_kind k) {
 }
 
 static void on_remote(void *data, const vx_remote_info *r, bool joined) {
-    vxd_log(VXD_LOG_INFO, "remote %s: uuid=%s name=%s transport=%s peer=%s",
+    vxd_log(VXD_LOG_INFO, "remote %s: uuid=%s name=%s transport=%s peer=%s%s%s",
             joined ? "joined" : "forgotten", r->uuid ? r->uuid : "-",
-            r->name ? r->name : "-", transport_name(r->transport), r->peer ? r->peer : "-");
+            r->name ? r->name : "-", transport_name(r->transport), r->peer ? r->peer : "-",
+            r->peer_identity ? " identity=" : "", r->peer_identity ? r->peer_identity : "");
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -79,6 +81,7 @@ static void on_shutdown_done(void *data) {
     vxd_log(VXD_LOG_INFO, "shutdown complete");
     uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
+    vxd_db_stop(a->db);
     vx_node_free(a->node); /* memory released as the loop runs on */
     a->node = NULL;
 }
@@ -131,6 +134,11 @@ static int start(app *a, vxd_config *cfg) {
         vxd_log(VXD_LOG_ERROR, "cannot register endpoints: %s", err.message);
         return VXD_EXIT_FAILED;
     }
+    if (cfg->db && vxd_db_start(a->node, cfg, &a->db, &err)) {
+        vxd_log(VXD_LOG_ERROR, "--db %s: %s: %s", cfg->db, vx_error_name(err.code),
+                err.message);
+        return VXD_EXIT_FAILED;
+    }
     if (vx_node_listen(a->node, &cfg->listen, &err)) {
         vxd_log(VXD_LOG_ERROR, "cannot listen on %s:%d: %s: %s",
                 cfg->listen.host ? cfg->listen.host : "127.0.0.1", cfg->listen.port,
@@ -145,9 +153,9 @@ static int start(app *a, vxd_config *cfg) {
 
     const char *host = cfg->listen.host ? cfg->listen.host : "127.0.0.1";
     bool v6 = strchr(host, ':') != NULL;
-    printf("vortexd listening on http://%s%s%s:%d uuid=%s name=%s\n", v6 ? "[" : "", host,
-           v6 ? "]" : "", vx_node_port(a->node), vx_node_uuid(a->node),
-           vx_node_name(a->node));
+    printf("vortexd listening on %s://%s%s%s:%d uuid=%s name=%s\n",
+           cfg->listen.tls_cert_file ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+           vx_node_port(a->node), vx_node_uuid(a->node), vx_node_name(a->node));
     fflush(stdout);
     vxd_log(VXD_LOG_INFO, "http path %s, websocket path %s%s%s%s%s",
             cfg->listen.http_path ? cfg->listen.http_path : "/vortex",
@@ -181,12 +189,14 @@ int main(int argc, char **argv) {
     if (rc == VXD_EXIT_OK) {
         drain(&a);
     } else if (a.node) {
+        vxd_db_stop(a.db);
         vx_node_free(a.node);
         a.node = NULL;
         drain(&a);
     }
     vxd_endpoints_free(a.endpoints);
-    drain(&a); /* close callbacks of stopped floods */
+    drain(&a); /* close callbacks of stopped floods, database work in flight */
+    vxd_db_free(a.db);
     if (uv_loop_close(&a.loop))
         vxd_log(VXD_LOG_WARN, "event loop closed with handles open");
     if (a.registry) vx_registry_free(a.registry);

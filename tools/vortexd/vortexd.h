@@ -66,4 +66,14 @@ void vxd_endpoints_stop(vxd_endpoints *e);
  * holds pointers to it until then. */
 void vxd_endpoints_free(vxd_endpoints *e);
 
+/* --db (db.c): tables served by CrudHandlers, the schema endpoint, --demo. */
+typedef struct vxd_db vxd_db;
+/* Open cfg->db, create the demo tables if asked, serve the tables. On
+ * failure *out may still need vxd_db_free. */
+int vxd_db_start(vx_node *node, const vxd_config *cfg, vxd_db **out, vx_error *err);
+/* Free the handlers (before vx_node_free; work in flight finishes unsent). */
+void vxd_db_stop(vxd_db *db);
+/* Free the store and the rest once the loop has drained (no work in flight). */
+void vxd_db_free(vxd_db *db);
+
 #endif
