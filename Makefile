@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build demo run test sanitize valgrind fuzz bench bench-net load install format clean
+.PHONY: all deps build demo run test sanitize valgrind fuzz bench bench-net bench-crud load install format clean
 
 all: build
 
@@ -68,6 +68,14 @@ bench-net:
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null
 	cmake --build build-release -j$(JOBS)
 	bash scripts/bench-net.sh build-release
+
+# CRUD benchmark: retrieves/updates through vortexd --db on SQLite and
+# PostgreSQL vs the store in-process, push latency to 1,000 subscribers
+# (scripts/bench-crud.sh; PostgreSQL from scripts/pg-test.sh).
+bench-crud: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVX_TESTS=OFF >/dev/null
+	cmake --build build-release -j$(JOBS)
+	VX_TEST_PG_URL=$$(sh scripts/pg-test.sh) bash scripts/bench-crud.sh build-release
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

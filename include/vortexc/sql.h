@@ -124,7 +124,9 @@ int vx_sql_load_all(vx_sql_session *ss, const vx_sql_table *t, vx_value **out, v
  * untyped with the same type name (untyped tuples are how unregistered types
  * arrive over the wire); every field must be a column (unknown -> VX_E_SQL_VALUE
  * naming it) and hold a value of the column's kind or null where allowed.
- * On success *typed_out is a NEW typed tuple (missing fields at defaults). */
+ * On success *typed_out is a NEW typed tuple (missing fields at defaults;
+ * a missing NOT NULL field is not an error here, since a merge may leave it
+ * out: vx_sql_insert checks it). */
 int vx_sql_check_tuple(const vx_sql_table *t, const vx_value *tuple, vx_value **typed_out,
                        vx_error *err);
 
@@ -137,6 +139,12 @@ int vx_sql_insert(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tup
  * if absent. *stored_out is the NEW row as read back. */
 int vx_sql_merge(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
                  vx_value **stored_out, vx_error *err);
+/* Merge writing only some columns: `write_cols[i]` false leaves column i
+ * as stored (or at its database default for a new row); the primary key is
+ * always written; NULL = every column (vx_sql_merge). This is how a partial
+ * tuple from the wire updates only the fields its sender set. */
+int vx_sql_merge_columns(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
+                         const bool *write_cols, vx_value **stored_out, vx_error *err);
 /* Delete the row with primary key `id`; *deleted (optional) says whether one
  * existed. */
 int vx_sql_delete(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id, bool *deleted,

@@ -169,6 +169,29 @@ static int hook_all(const vx_crud_handler *h, size_t which, vx_sql_session *ss,
     return 0;
 }
 
+/* Which columns a merge writes: those the sender's tuple carried (a wire
+ * tuple arrives untyped with only the fields its sender set; a typed tuple
+ * carries them all), plus any a hook changed from its default. A partial
+ * tuple therefore updates only what it names instead of resetting the rest
+ * of the row to defaults. NULL = every column. */
+static bool *merge_columns(const vx_sql_table *t, const vx_value *sent, const vx_value *row) {
+    if (vx_tuple_type_of(sent)) return NULL;
+    const vx_tuple_type *type = vx_sql_table_type(t);
+    size_t n = vx_tuple_type_field_count(type);
+    bool *cols = calloc(n ? n : 1, sizeof *cols);
+    if (!cols) return NULL; /* out of memory: write every column, still correct for full rows */
+    for (size_t i = 0; i < vx_tuple_field_count(sent); i++) {
+        int k = vx_tuple_type_field_index(type, vx_tuple_field_name_at(sent, i));
+        if (k >= 0) cols[k] = true;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const vx_value *def = vx_tuple_type_field_default(type, k);
+        const vx_value *v = vx_tuple_get_at(row, k);
+        if (!cols[k] && !(def ? vx_equal(def, v) : vx_is_null(v))) cols[k] = true;
+    }
+    return cols;
+}
+
 /* Insert (`fresh`) or merge the rows whose new-ness matches, replacing each
  * with the stored row as read back. */
 static int store_rows(vxh_crud_job *j, vx_sql_session *ss, const bool *is_new, bool fresh) {
@@ -177,8 +200,14 @@ static int store_rows(vxh_crud_job *j, vx_sql_session *ss, const bool *is_new, b
         vx_value *stored = NULL;
         const vx_sql_table *t = j->row_tables[i];
         vx_value *row = vx_list_get(j->rows, i);
-        int rc = fresh ? vx_sql_insert(ss, t, row, &stored, &j->err)
-                       : vx_sql_merge(ss, t, row, &stored, &j->err);
+        int rc;
+        if (fresh) {
+            rc = vx_sql_insert(ss, t, row, &stored, &j->err);
+        } else {
+            bool *cols = merge_columns(t, vx_list_get(j->tuples, i), row);
+            rc = vx_sql_merge_columns(ss, t, row, cols, &stored, &j->err);
+            free(cols);
+        }
         if (rc < 0) return rc;
         if (!stored)
             return vx_error_set(&j->err, VX_E_SQL, "the stored row was not read back");

@@ -50,8 +50,8 @@ static int check_value(const vx_sql_table *t, size_t i, vx_value *v, vx_sql_writ
                         col, vx_type_name(want), vx_type_name(have));
 }
 
-int vx_sql_check_for(const vx_sql_table *t, const vx_value *tuple, vx_sql_write mode,
-                     vx_value **typed_out, vx_error *err) {
+int vx_sql_check_cols(const vx_sql_table *t, const vx_value *tuple, vx_sql_write mode,
+                      const bool *write_cols, vx_value **typed_out, vx_error *err) {
     if (!t || !typed_out)
         return vx_error_set(err, VX_E_INVAL, "check tuple: NULL argument");
     *typed_out = NULL;
@@ -78,16 +78,24 @@ int vx_sql_check_for(const vx_sql_table *t, const vx_value *tuple, vx_sql_write 
                                 t->name, field);
         }
         vx_value *v = NULL;
-        int rc = check_value(t, (size_t)i, vx_tuple_get_at(tuple, k), mode, &v, err);
-        if (rc == 0) rc = vx_tuple_set_at_new(out, (size_t)i, v);
+        int rc;
+        if (write_cols && !write_cols[i] && (size_t)i != t->pk) /* not written: not checked */
+            rc = vx_tuple_set(out, field, vx_tuple_get_at(tuple, k));
+        else
+            rc = check_value(t, (size_t)i, vx_tuple_get_at(tuple, k), mode, &v, err);
+        if (rc == 0 && v) rc = vx_tuple_set_at_new(out, (size_t)i, v);
         if (rc) {
             vx_decref(out);
             return rc;
         }
     }
-    /* Fields the tuple did not carry are at their defaults; those must fit
-     * too (a NOT NULL column without default needs a value). */
-    if (!vx_tuple_type_of(tuple) || vx_tuple_type_of(tuple) != t->type) {
+    /* Fields the tuple did not carry are at their defaults. For an insert
+     * those must fit too (a NOT NULL column without default needs a value);
+     * a merge may leave them out (only the fields sent are written), so a
+     * check that may precede a merge does not insist, and the insert itself
+     * checks again. */
+    if (mode == VX_SQL_WRITE_INSERT &&
+        (!vx_tuple_type_of(tuple) || vx_tuple_type_of(tuple) != t->type)) {
         for (size_t i = 0; i < t->n_cols; i++) {
             const char *field = vx_tuple_type_field_name(t->type, i);
             if (vx_tuple_get(tuple, field)) continue;
@@ -102,6 +110,11 @@ int vx_sql_check_for(const vx_sql_table *t, const vx_value *tuple, vx_sql_write 
     }
     *typed_out = out;
     return 0;
+}
+
+int vx_sql_check_for(const vx_sql_table *t, const vx_value *tuple, vx_sql_write mode,
+                     vx_value **typed_out, vx_error *err) {
+    return vx_sql_check_cols(t, tuple, mode, NULL, typed_out, err);
 }
 
 int vx_sql_check_tuple(const vx_sql_table *t, const vx_value *tuple, vx_value **typed_out,

@@ -54,6 +54,10 @@ typedef enum vx_sql_write {
 
 int vx_sql_check_for(const vx_sql_table *t, const vx_value *tuple, vx_sql_write mode,
                      vx_value **typed_out, vx_error *err);
+/* The same, checking only the columns a merge writes (write_cols[i]; the
+ * primary key always; NULL = all). */
+int vx_sql_check_cols(const vx_sql_table *t, const vx_value *tuple, vx_sql_write mode,
+                      const bool *write_cols, vx_value **typed_out, vx_error *err);
 
 /* NEW quoted identifier: "na""me". NULL on OOM. */
 char *vx_sql_quote_ident(const char *name);

@@ -194,7 +194,8 @@ static void sb_add(sbuf *b, const char *s) {
 /* INSERT (and for merge, ON CONFLICT ... DO UPDATE) of the checked tuple
  * `typed`; *stored_out is the row read back through RETURNING. */
 static int write_row(vx_sql_session *ss, const vx_sql_table *t, const vx_value *typed,
-                     bool merge, vx_value **stored_out, vx_error *err) {
+                     bool merge, const bool *write_cols, vx_value **stored_out,
+                     vx_error *err) {
     const char *what = merge ? "merge into" : "insert into";
     sbuf sql = {0}, cols = {0}, marks = {0}, set = {0};
     vx_value *params = vx_list();
@@ -202,6 +203,7 @@ static int write_row(vx_sql_session *ss, const vx_sql_table *t, const vx_value *
     for (size_t i = 0; i < t->n_cols && rc == 0; i++) {
         vx_value *v = vx_tuple_get_at(typed, i);
         if (omit_column(t, i, v)) continue;
+        if (write_cols && !write_cols[i] && i != t->pk) continue;
         if (cols.len) {
             sb_add(&cols, ",");
             sb_add(&marks, ",");
@@ -262,29 +264,89 @@ static int write_row(vx_sql_session *ss, const vx_sql_table *t, const vx_value *
     return rc;
 }
 
+/* A merge of some columns only: UPDATE those columns of the row; if there
+ * is no such row, INSERT with only those columns (the database fills in
+ * the rest). Not one INSERT ... ON CONFLICT: both databases check NOT NULL
+ * on the proposed insert row before resolving the conflict, so a partial
+ * tuple would be refused even when the row exists. *stored_out is NULL
+ * when the row was absent (the caller inserts). */
+static int update_columns(vx_sql_session *ss, const vx_sql_table *t, const vx_value *typed,
+                          const bool *write_cols, vx_value **stored_out, vx_error *err) {
+    *stored_out = NULL;
+    sbuf sql = {0};
+    vx_value *params = vx_list();
+    int rc = params ? 0 : VX_E_NOMEM;
+    bool any = false;
+    sb_add(&sql, "UPDATE ");
+    sb_add(&sql, t->qname);
+    sb_add(&sql, " SET ");
+    for (size_t i = 0; i < t->n_cols && rc == 0; i++) {
+        if (i == t->pk || !write_cols[i]) continue;
+        if (any) sb_add(&sql, ",");
+        sb_add(&sql, t->qcols[i]);
+        sb_add(&sql, "=?");
+        any = true;
+        rc = vx_list_append(params, vx_tuple_get_at(typed, i));
+    }
+    if (!any) { /* only the id: a no-op update that still finds the row */
+        sb_add(&sql, t->qcols[t->pk]);
+        sb_add(&sql, "=");
+        sb_add(&sql, t->qcols[t->pk]);
+    }
+    sb_add(&sql, " WHERE ");
+    sb_add(&sql, t->qcols[t->pk]);
+    sb_add(&sql, "=? RETURNING ");
+    sb_add(&sql, t->select_list);
+    if (rc == 0) rc = vx_list_append(params, vx_tuple_get_at(typed, t->pk));
+    if (rc == 0 && sql.oom) rc = VX_E_NOMEM;
+    if (rc) {
+        rc = vx_error_set(err, VX_E_NOMEM, "out of memory writing to '%s'", t->name);
+    } else {
+        vx_sql_result r = {0};
+        rc = run(ss, sql.p, params, &r, "update", t->name, err);
+        if (rc == 0 && r.n_rows == 1) rc = vx_sql_row_tuple(t, &r, 0, stored_out, err);
+        vx_sql_result_free(&r);
+    }
+    free(sql.p);
+    vx_decref(params);
+    return rc;
+}
+
 static int write_checked(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
-                         bool merge, vx_value **stored_out, vx_error *err) {
+                         bool merge, const bool *write_cols, vx_value **stored_out,
+                         vx_error *err) {
     if (stored_out) *stored_out = NULL;
     if (!ss || !t || !tuple || !stored_out)
         return vx_error_set(err, VX_E_INVAL, "%s: NULL argument",
                             merge ? "vx_sql_merge" : "vx_sql_insert");
     vx_value *typed;
-    int rc = vx_sql_check_for(t, tuple, merge ? VX_SQL_WRITE_MERGE : VX_SQL_WRITE_INSERT,
-                              &typed, err);
+    int rc = vx_sql_check_cols(t, tuple, merge ? VX_SQL_WRITE_MERGE : VX_SQL_WRITE_INSERT,
+                               write_cols, &typed, err);
     if (rc) return rc;
-    rc = write_row(ss, t, typed, merge, stored_out, err);
+    if (merge && write_cols) {
+        rc = update_columns(ss, t, typed, write_cols, stored_out, err);
+        if (rc == 0 && !*stored_out) /* no such row: insert it with those columns */
+            rc = write_row(ss, t, typed, false, write_cols, stored_out, err);
+    } else {
+        rc = write_row(ss, t, typed, merge, write_cols, stored_out, err);
+    }
     vx_decref(typed);
     return rc;
 }
 
 int vx_sql_insert(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
                   vx_value **stored_out, vx_error *err) {
-    return write_checked(ss, t, tuple, false, stored_out, err);
+    return write_checked(ss, t, tuple, false, NULL, stored_out, err);
 }
 
 int vx_sql_merge(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
                  vx_value **stored_out, vx_error *err) {
-    return write_checked(ss, t, tuple, true, stored_out, err);
+    return write_checked(ss, t, tuple, true, NULL, stored_out, err);
+}
+
+int vx_sql_merge_columns(vx_sql_session *ss, const vx_sql_table *t, const vx_value *tuple,
+                         const bool *write_cols, vx_value **stored_out, vx_error *err) {
+    return write_checked(ss, t, tuple, true, write_cols, stored_out, err);
 }
 
 int vx_sql_delete(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id,

@@ -242,6 +242,10 @@ void vxd_db_stop(vxd_db *db) {
     db->n_cruds = 0;
     vx_model_handler_free(db->schema_handler);
     db->schema_handler = NULL;
+    /* The hub is a remote listener of the node, and the node is freed right
+     * after this call: handlers, then hubs, then the node (docs/handlers.md §5). */
+    vx_observe_hub_free(db->hub);
+    db->hub = NULL;
 }
 
 void vxd_db_free(vxd_db *db) {
