@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BUILD = build
 
-.PHONY: all deps build demo run test sanitize valgrind fuzz bench bench-net bench-crud load install format clean
+.PHONY: all deps build demo run test test-browser sanitize valgrind fuzz bench bench-net bench-crud load install format clean
 
 all: build
 
@@ -32,6 +32,11 @@ run: build
 # starts the local cluster and prints the test database URL.
 test: build
 	cd $(BUILD) && VX_TEST_PG_URL=$$(sh ../scripts/pg-test.sh) ctest --output-on-failure -j$(JOBS)
+
+# The demo app in a real browser: Debian's chromium driven by playwright-core
+# (tests/browser; screenshots in tests/browser/artifacts/).
+test-browser: build
+	sh tests/browser/run.sh $(BUILD)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps

@@ -4,6 +4,9 @@
 #   sh scripts/deps.sh              build, test, fuzz, codec bench (PostgreSQL
 #                                   server included; scripts/pg-test.sh starts it)
 #   sh scripts/deps.sh --bench-net  also Node.js + npm's ws for bench-net's peer server
+#   sh scripts/deps.sh --browser    also Node.js, Debian's chromium and npm's
+#                                   playwright-core (tests/browser: real-browser
+#                                   tests of the demo app; no browser download)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -27,13 +30,42 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ "${1:-}" = "--bench-net" ]; then
+WANT_BENCH_NET=""
+WANT_BROWSER=""
+for arg in "$@"; do
+    case "$arg" in
+    --bench-net) WANT_BENCH_NET=1 ;;
+    --browser) WANT_BROWSER=1 ;;
+    esac
+done
+
+need_node() {
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         echo "deps.sh: installing nodejs npm"
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
     fi
+}
+
+# Node.js runs the vortex.js tests of `make test` (tests/js; Node >= 20 for
+# its WebSocket). The machines we target have it; Debian's is the fallback.
+need_node
+
+if [ -n "$WANT_BENCH_NET" ]; then
     if [ ! -d "$ROOT/bench/net/node_modules/ws" ]; then
         echo "deps.sh: npm install in bench/net (ws)"
         (cd "$ROOT/bench/net" && npm install --no-audit --no-fund --silent)
+    fi
+fi
+
+if [ -n "$WANT_BROWSER" ]; then
+    # Debian's build: Playwright's own browser download cannot work here.
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "deps.sh: installing chromium"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
+    fi
+    if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+        echo "deps.sh: npm install in tests/browser (playwright-core)"
+        (cd "$ROOT/tests/browser" && npm install --no-audit --no-fund --silent)
     fi
 fi
