@@ -5,9 +5,9 @@
  * timer; the other then finds `done` set. */
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "node/node_impl.h"
+#include "node/uuid4.h"
 
 #define VX_MESSAGE_ID_KEY "PayloadResponse.messageId"
 
@@ -207,9 +207,7 @@ int vx_node_request(vx_node *node, const char *target_uuid, const vx_payload *re
         free(q);
         return vx_error_set(err, VX_E_NOMEM, "out of memory");
     }
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, q->message_id);
+    vxn_uuid4(q->message_id); /* not libuuid: see uuid4.h */
 
     vx_payload *p = build_request(request, q->message_id);
     if (!p) {
