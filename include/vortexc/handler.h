@@ -37,7 +37,8 @@ typedef struct vx_model_result {
  * with `out` filled, or a VX_E_* code with `err` filled: the sender then
  * gets exactly one error reply (tuples [], result = err->message). */
 typedef int (*vx_model_build_fn)(void *data, const vx_payload *request,
-                                 const vx_route_ctx *ctx, vx_model_result *out, vx_error *err);
+                                 const vx_route_ctx *ctx, vx_model_result *out,
+                                 vx_error *err);
 
 /* Asynchronous build: the handler hands over a completion token; the build
  * finishes later on the loop thread with vx_model_complete() or
@@ -75,8 +76,9 @@ void vx_model_handler_free(vx_model_handler *h);
 
 /* SendAllHandler: a ModelHandler that replies with every row of `table`
  * (loaded on the thread pool). */
-vx_model_handler *vx_send_all_handler_new(vx_node *node, const vx_value *filt, vx_store *store,
-                                          const vx_sql_table *table, vx_error *err);
+vx_model_handler *vx_send_all_handler_new(vx_node *node, const vx_value *filt,
+                                          vx_store *store, const vx_sql_table *table,
+                                          vx_error *err);
 
 /* ---- CrudHandler (§14.2) and observation -------------------------------- */
 
@@ -86,7 +88,8 @@ typedef struct vx_crud_handler vx_crud_handler;
  * (ss is the session doing the work). Each may change `tuple` in place
  * (uiData: what is sent). Return 0 or a VX_E_* code with err filled: before
  * commit this rolls back; the sender gets one error reply. NULL = none. */
-typedef int (*vx_crud_hook_fn)(void *data, vx_sql_session *ss, vx_value *tuple, vx_error *err);
+typedef int (*vx_crud_hook_fn)(void *data, vx_sql_session *ss, vx_value *tuple,
+                               vx_error *err);
 typedef struct vx_crud_hooks {
     vx_crud_hook_fn after_create, after_retrieve;
     vx_crud_hook_fn before_update, middle_update, after_update, after_update_commit;
@@ -104,8 +107,8 @@ vx_observe_hub *vx_observe_hub_new(vx_node *node);
 void vx_observe_hub_free(vx_observe_hub *hub);
 
 typedef struct vx_crud_opts {
-    bool retrieve_all;   /* CREATE replies with every row instead of a new tuple */
-    bool observable;     /* accept subscribe/unsubscribe (default true) */
+    bool retrieve_all; /* CREATE replies with every row instead of a new tuple */
+    bool observable;   /* accept subscribe/unsubscribe (default true) */
     /* Other tables whose tuples an UPDATE/DELETE payload may also carry
      * (several tuple types in one payload); the handler's own table is
      * always accepted. */

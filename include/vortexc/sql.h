@@ -59,7 +59,8 @@ void vx_store_opts_init(vx_store_opts *opts);
  * (an in-memory SQLite store is one shared-cache database for all its
  * sessions). Connects once to check the URL; VX_E_SQL with the backend's
  * message on failure, VX_E_INVAL for a bad URL. */
-int vx_store_open(const char *url, const vx_store_opts *opts, vx_store **out, vx_error *err);
+int vx_store_open(const char *url, const vx_store_opts *opts, vx_store **out,
+                  vx_error *err);
 /* Close every connection and free the store and its tables (types stay in
  * their registry). No session may be checked out. NULL is a no-op. */
 void vx_store_free(vx_store *s);
@@ -115,10 +116,11 @@ int vx_sql_query(vx_sql_session *ss, const vx_sql_table *t, const char *sql,
                  const vx_value *params, vx_value **rows_out, vx_error *err);
 
 /* NEW tuple of the row with primary key `id`, or *out = NULL if absent. */
-int vx_sql_load(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id, vx_value **out,
-                vx_error *err);
+int vx_sql_load(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id,
+                vx_value **out, vx_error *err);
 /* NEW list of every row as tuples, ordered by primary key. */
-int vx_sql_load_all(vx_sql_session *ss, const vx_sql_table *t, vx_value **out, vx_error *err);
+int vx_sql_load_all(vx_sql_session *ss, const vx_sql_table *t, vx_value **out,
+                    vx_error *err);
 
 /* Check a tuple before writing: it must be a tuple of t's type, typed or
  * untyped with the same type name (untyped tuples are how unregistered types
@@ -147,8 +149,8 @@ int vx_sql_merge_columns(vx_sql_session *ss, const vx_sql_table *t, const vx_val
                          const bool *write_cols, vx_value **stored_out, vx_error *err);
 /* Delete the row with primary key `id`; *deleted (optional) says whether one
  * existed. */
-int vx_sql_delete(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id, bool *deleted,
-                  vx_error *err);
+int vx_sql_delete(vx_sql_session *ss, const vx_sql_table *t, const vx_value *id,
+                  bool *deleted, vx_error *err);
 
 #ifdef __cplusplus
 }

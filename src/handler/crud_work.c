@@ -174,12 +174,14 @@ static int hook_all(const vx_crud_handler *h, size_t which, vx_sql_session *ss,
  * carries them all), plus any a hook changed from its default. A partial
  * tuple therefore updates only what it names instead of resetting the rest
  * of the row to defaults. NULL = every column. */
-static bool *merge_columns(const vx_sql_table *t, const vx_value *sent, const vx_value *row) {
+static bool *merge_columns(const vx_sql_table *t, const vx_value *sent,
+                           const vx_value *row) {
     if (vx_tuple_type_of(sent)) return NULL;
     const vx_tuple_type *type = vx_sql_table_type(t);
     size_t n = vx_tuple_type_field_count(type);
     bool *cols = calloc(n ? n : 1, sizeof *cols);
-    if (!cols) return NULL; /* out of memory: write every column, still correct for full rows */
+    if (!cols)
+        return NULL; /* out of memory: write every column, still correct for full rows */
     for (size_t i = 0; i < vx_tuple_field_count(sent); i++) {
         int k = vx_tuple_type_field_index(type, vx_tuple_field_name_at(sent, i));
         if (k >= 0) cols[k] = true;

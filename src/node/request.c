@@ -125,7 +125,8 @@ void vxn_requests_fail_target(vx_node *node, const vx_remote *r) {
             if (i == n) break;
             q = gone[n - 1 - i];
         } else {
-            for (q = node->requests; q && strcmp(q->target, r->uuid) != 0; q = q->next) {}
+            for (q = node->requests; q && strcmp(q->target, r->uuid) != 0; q = q->next) {
+            }
             if (!q) break;
         }
         if (q->done) continue;

@@ -16,15 +16,15 @@
 
 /* One column as the backend describes it. */
 typedef struct vx_sql_column {
-    char *name;          /* malloc'd */
-    char *decl_type;     /* malloc'd, as declared ("varchar(20)", "timestamp", ...) */
-    vx_type kind;        /* mapped per sql.h's table (VX_STR for unknown types) */
-    bool nullable;       /* false for NOT NULL (and for the primary key) */
-    bool primary_key;    /* part of the primary key */
+    char *name;              /* malloc'd */
+    char *decl_type;         /* malloc'd, as declared ("varchar(20)", "timestamp", ...) */
+    vx_type kind;            /* mapped per sql.h's table (VX_STR for unknown types) */
+    bool nullable;           /* false for NOT NULL (and for the primary key) */
+    bool primary_key;        /* part of the primary key */
     vx_value *default_value; /* NEW constant default converted to `kind`, or NULL
                                 (no default, or an expression the database evaluates) */
-    bool has_db_default; /* the database fills it in when omitted (any default,
-                            autoincrement / serial / identity) */
+    bool has_db_default;     /* the database fills it in when omitted (any default,
+                                autoincrement / serial / identity) */
 } vx_sql_column;
 
 void vx_sql_columns_free(vx_sql_column *cols, size_t n);
@@ -43,7 +43,8 @@ typedef struct vx_sql_backend_ops {
     const char *name; /* "sqlite", "postgresql" */
     /* Open one connection. `target` is the URL part the backend understands
      * (a file path or ":memory:" for SQLite; the full URI for libpq). */
-    int (*connect)(const char *target, const vx_store_opts *opts, void **conn, vx_error *err);
+    int (*connect)(const char *target, const vx_store_opts *opts, void **conn,
+                   vx_error *err);
     void (*disconnect)(void *conn);
     /* false if the server dropped the connection (the pool reconnects). */
     bool (*alive)(void *conn);

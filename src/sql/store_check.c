@@ -79,7 +79,8 @@ int vx_sql_check_cols(const vx_sql_table *t, const vx_value *tuple, vx_sql_write
         }
         vx_value *v = NULL;
         int rc;
-        if (write_cols && !write_cols[i] && (size_t)i != t->pk) /* not written: not checked */
+        if (write_cols && !write_cols[i] &&
+            (size_t)i != t->pk) /* not written: not checked */
             rc = vx_tuple_set(out, field, vx_tuple_get_at(tuple, k));
         else
             rc = check_value(t, (size_t)i, vx_tuple_get_at(tuple, k), mode, &v, err);

@@ -56,7 +56,8 @@ static int run_sql(vx_store *store, const char *const *sql, size_t n, vx_error *
     int rc = vx_store_acquire(store, &ss, err);
     if (rc) return rc;
     rc = vx_sql_begin(ss, err);
-    for (size_t i = 0; !rc && i < n; i++) rc = vx_sql_query(ss, NULL, sql[i], NULL, NULL, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = vx_sql_query(ss, NULL, sql[i], NULL, NULL, err);
     if (!rc) rc = vx_sql_commit(ss, err);
     vx_store_release(ss); /* rolls back on failure */
     return rc;
@@ -142,8 +143,8 @@ static int check_tables_exist(const char *list, const vx_value *names, vx_error 
             found = strlen(t) == n && !strncmp(t, p, n);
         }
         if (!found)
-            return vx_error_set(err, VX_E_NOT_FOUND, "--tables: no table '%.*s' in the database",
-                                (int)n, p);
+            return vx_error_set(err, VX_E_NOT_FOUND,
+                                "--tables: no table '%.*s' in the database", (int)n, p);
         if (!comma) break;
         p = comma + 1;
     }
@@ -184,7 +185,8 @@ static int serve_tables(vxd_db *db, vx_node *node, const vxd_config *cfg, vx_val
         /* Any served table's tuples may ride along in one payload. */
         opts.extra_tables = tables;
         opts.n_extra_tables = n_tables;
-        db->cruds[db->n_cruds] = vx_crud_handler_new(node, filt, db->store, tables[i], &opts, err);
+        db->cruds[db->n_cruds] =
+            vx_crud_handler_new(node, filt, db->store, tables[i], &opts, err);
         vx_decref(filt);
         if (!db->cruds[db->n_cruds]) {
             rc = err->code ? err->code : VX_E_NOMEM;
