@@ -15,13 +15,13 @@
 
 #include <vortexc/client.h>
 
+#include "helpers/vxtest_loop.h"
+
 #include "node/conn.h"
 
 typedef struct fx {
     uv_loop_t loop;
-    uv_timer_t tick;
     bool (*pred)(struct fx *);
-    bool met;
     vx_node *server, *cnode;
     vx_client *client;
     int port;
@@ -45,33 +45,18 @@ static uint64_t now_ms(fx *f) {
     return uv_now(&f->loop);
 }
 
-static void on_tick(uv_timer_t *t) {
-    fx *f = t->data;
-    if (f->pred && f->pred(f)) {
-        f->met = true;
-        uv_stop(&f->loop);
-    }
+static bool fx_pred(void *data) {
+    fx *f = data;
+    return f->pred && f->pred(f);
 }
 
-static void on_deadline(uv_timer_t *t) {
-    uv_stop(t->loop);
-}
-
-/* Run the loop until pred(f) holds or `secs` pass; returns whether it held. */
+/* Run the loop until pred(f) holds or `secs` pass (pred NULL: just run for
+ * `secs`); returns whether it held. */
 static bool run_until(fx *f, bool (*pred)(fx *), double secs) {
     f->pred = pred;
-    f->met = pred && pred(f);
-    if (f->met) return true;
-    uv_timer_t deadline;
-    uv_timer_init(&f->loop, &deadline);
-    uv_timer_start(&deadline, on_deadline, (uint64_t)(secs * 1000), 0);
-    uv_timer_start(&f->tick, on_tick, 2, 2);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    uv_timer_stop(&f->tick);
-    uv_close((uv_handle_t *)&deadline, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
+    bool met = vxt_run_until(&f->loop, fx_pred, f, secs);
     f->pred = NULL;
-    return f->met;
+    return met;
 }
 
 /* ---- server endpoints ------------------------------------------------------ */
@@ -157,8 +142,6 @@ static void start_client(fx *f, const vx_client_opts *co) {
 static fx *fx_new(bool ws) {
     fx *f = calloc(1, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    uv_timer_init(&f->loop, &f->tick);
-    f->tick.data = f;
     f->ws = ws;
     return f;
 }
@@ -167,7 +150,6 @@ static void fx_free(fx *f) {
     vx_client_free(f->client);
     if (f->cnode) vx_node_free(f->cnode);
     if (f->server) vx_node_free(f->server);
-    uv_close((uv_handle_t *)&f->tick, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle was closed */
     free(f);

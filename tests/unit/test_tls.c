@@ -24,6 +24,8 @@
 
 #include <vortexc/client.h>
 
+#include "helpers/vxtest_loop.h"
+
 /* ---- certificates ------------------------------------------------------------ */
 
 static char dir[64];
@@ -143,9 +145,7 @@ static int remove_certs(void **state) {
 
 typedef struct fx {
     uv_loop_t loop;
-    uv_timer_t tick;
     bool (*pred)(struct fx *);
-    bool met;
     vx_node *server, *cnode;
     vx_client *client;
     int port;
@@ -157,32 +157,18 @@ typedef struct fx {
     int n_who;
 } fx;
 
-static void on_tick(uv_timer_t *t) {
-    fx *f = t->data;
-    if (f->pred && f->pred(f)) {
-        f->met = true;
-        uv_stop(&f->loop);
-    }
+static bool fx_pred(void *data) {
+    fx *f = data;
+    return f->pred && f->pred(f);
 }
 
-static void on_deadline(uv_timer_t *t) {
-    uv_stop(t->loop);
-}
-
+/* Run the loop until pred(f) holds or `secs` pass (pred NULL: just run for
+ * `secs`); returns whether it held. */
 static bool run_until(fx *f, bool (*pred)(fx *), double secs) {
     f->pred = pred;
-    f->met = pred && pred(f);
-    if (f->met) return true;
-    uv_timer_t deadline;
-    uv_timer_init(&f->loop, &deadline);
-    uv_timer_start(&deadline, on_deadline, (uint64_t)(secs * 1000), 0);
-    uv_timer_start(&f->tick, on_tick, 2, 2);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    uv_timer_stop(&f->tick);
-    uv_close((uv_handle_t *)&deadline, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
+    bool met = vxt_run_until(&f->loop, fx_pred, f, secs);
     f->pred = NULL;
-    return f->met;
+    return met;
 }
 
 static int ep_echo(void *data, vx_payload *p, const vx_route_ctx *ctx, vx_error *err) {
@@ -218,8 +204,6 @@ static void add_ep(vx_node *n, const char *key, vx_endpoint_fn fn, void *data) {
 static fx *fx_new(void) {
     fx *f = calloc(1, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    uv_timer_init(&f->loop, &f->tick);
-    f->tick.data = f;
     return f;
 }
 
@@ -228,7 +212,6 @@ static void fx_free(fx *f) {
     if (f->cnode) vx_node_free(f->cnode);
     if (f->server) vx_node_free(f->server);
     if (f->reply) vx_payload_decref(f->reply);
-    uv_close((uv_handle_t *)&f->tick, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle was closed */
     free(f);
