@@ -54,7 +54,10 @@ static vx_value *to_datetime(const vx_value *v) {
     }
     case VX_FLOAT: {
         double sec = vx_float_value(v);
-        if (!(sec >= VX_DATETIME_MIN_US / 1e6 && sec <= VX_DATETIME_MAX_US / 1e6))
+        /* The bounds as doubles (not exact at this magnitude; llround below
+         * stays within int64 either way). */
+        if (!(sec >= (double)VX_DATETIME_MIN_US / 1e6 &&
+              sec <= (double)VX_DATETIME_MAX_US / 1e6))
             return NULL;
         return vx_datetime((int64_t)llround(sec * 1e6));
     }
