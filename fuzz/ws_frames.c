@@ -17,7 +17,7 @@
  *   bit 7     write each piece in 3-byte drips, settling between
  *
  * Guard invariants: whatever the chunking (whole, byte by byte, cycling
- * sizes), the guard stops at the byte and with the close code (1002 or
+ * sizes), the guard stops at the byte and with the close code (1002, 1007 or
  * 1009) of a straightforward model of RFC 6455 §5.2 and §10.2, never hands
  * over the bytes of a next frame in the same call, and is idle exactly when
  * the model has no frame or fragmented message open.
@@ -41,7 +41,7 @@ static const size_t max_msgs[4] = {16u << 20, 240, 300, 4096};
 
 typedef struct model_result {
     size_t stop;                /* bytes accepted before a violation, or n */
-    uint16_t code;              /* 0, 1002 or 1009 */
+    uint16_t code;              /* 0, 1002, 1007 or 1009 */
     bool idle;                  /* no frame or message open at the end (no violation) */
     size_t close_frames_before; /* client Close frames wholly before `stop` */
 } model_result;
@@ -92,6 +92,15 @@ static model_result model(const uint8_t *b, size_t n, uint64_t max_msg) {
         }
         p += hdr;
         if (len > n - p) return r; /* payload cut short */
+        if (op == 8 && len > 0) {  /* Close: judged at its last byte */
+            uint8_t pl[125];
+            for (size_t k = 0; k < len; k++) pl[k] = b[p + k] ^ b[p - 4 + (k & 3)];
+            size_t last = p + (size_t)len - 1;
+            if (len == 1) VIOLATION(last, 1002);
+            if (!net_close_code_ok((unsigned)pl[0] << 8 | pl[1])) VIOLATION(last, 1002);
+            if (!vx_utf8_valid((const char *)pl + 2, (size_t)len - 2))
+                VIOLATION(last, 1007);
+        }
         p += (size_t)len;
         if (op == 8) r.close_frames_before++;
     }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "value/value_impl.h" /* vx_utf8_valid */
+
 void vx_ws_guard_init(vx_ws_guard *g, uint64_t max_msg) {
     memset(g, 0, sizeof *g);
     g->max_msg = max_msg;
@@ -88,6 +90,23 @@ static bool check_header(vx_ws_guard *g, uint64_t *plen) {
     return true;
 }
 
+bool vx_ws_close_code_valid(unsigned code) {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
+}
+
+/* The whole Close payload is in g->close: what is wrong with it, if anything. */
+static bool check_close_payload(vx_ws_guard *g) {
+    if (g->close_len == 1) return fail(g, 1002, "close frame with a 1-byte payload");
+    if (g->close_len >= 2) {
+        unsigned code = (unsigned)g->close[0] << 8 | g->close[1];
+        if (!vx_ws_close_code_valid(code)) return fail(g, 1002, "invalid close code");
+        if (!vx_utf8_valid((const char *)g->close + 2, g->close_len - 2u))
+            return fail(g, 1007, "invalid utf-8 in close reason");
+    }
+    return true;
+}
+
 size_t vx_ws_guard_scan(vx_ws_guard *g, uint8_t *bytes, size_t len) {
     size_t i = 0;
     if (g->close_code) return 0;
@@ -95,6 +114,12 @@ size_t vx_ws_guard_scan(vx_ws_guard *g, uint8_t *bytes, size_t len) {
         if (g->in_payload) {
             uint64_t left = len - i;
             uint64_t take = g->remaining < left ? g->remaining : left;
+            if (g->opcode == VX_WS_OP_CLOSE) { /* <= 125 bytes (check_byte1) */
+                for (uint64_t k = 0; k < take; k++, g->close_len++)
+                    g->close[g->close_len] = bytes[i + k] ^ g->mask[g->close_len & 3];
+                if (take == g->remaining && !check_close_payload(g))
+                    return i + (size_t)take - 1; /* withhold the last byte */
+            }
             i += (size_t)take;
             g->remaining -= take;
             if (g->remaining == 0) {
@@ -119,6 +144,8 @@ size_t vx_ws_guard_scan(vx_ws_guard *g, uint8_t *bytes, size_t len) {
         }
         uint64_t plen;
         if (!check_header(g, &plen)) return i;
+        memcpy(g->mask, g->hdr + g->hdr_need - 4, 4);
+        g->close_len = 0;
         i++;
         g->hdr_len = 0;
         g->hdr_need = 0;

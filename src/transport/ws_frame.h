@@ -38,8 +38,11 @@ typedef struct vx_ws_guard {
     uint8_t opcode; /* of the current frame (as the client sent it) */
     bool fin;
     bool in_payload;
-    bool in_msg;   /* a data message was started with FIN clear and is not done */
-    bool msg_text; /* the latest data message started with a text frame */
+    bool in_msg;        /* a data message was started with FIN clear and is not done */
+    bool msg_text;      /* the latest data message started with a text frame */
+    uint8_t mask[4];    /* mask key of the current frame */
+    uint8_t close[125]; /* the current Close frame's payload, unmasked */
+    uint8_t close_len;
     /* Set when a violation was found; the scan stops before the byte that
      * revealed it and never goes further. */
     uint16_t close_code;
@@ -52,7 +55,11 @@ void vx_ws_guard_init(vx_ws_guard *g, uint64_t max_msg);
  * handed to wslay) and return how many of them may be handed over: all of
  * them, or fewer when a frame ends inside (the next frame is for the next
  * call) or when a violation is found (then g->close_code is set: 1002 for
- * RFC 6455 violations, 1009 "too big" for an oversized message). Text
+ * RFC 6455 violations, 1009 "too big" for an oversized message, 1007 for a
+ * Close frame whose reason is not UTF-8). A Close frame is checked at its
+ * last byte (1-byte payload, a code RFC 6455 does not allow, a reason that
+ * is not UTF-8), and that byte is withheld, so wslay never echoes a bad
+ * Close. Text
  * opcodes are rewritten to binary in `bytes` so that wslay skips its own
  * UTF-8 check (the server checks whole messages, closing 1007 with a
  * reason); g->msg_text keeps the original. */
@@ -65,6 +72,10 @@ bool vx_ws_guard_idle(const vx_ws_guard *g);
 /* Write the header of an unmasked FIN frame with `opcode` and a payload of
  * `len` bytes to out; returns its length (2, 4 or 10). */
 size_t vx_ws_frame_header(uint8_t out[VX_WS_MAX_HEADER], uint8_t opcode, uint64_t len);
+
+/* A close code a peer may send (RFC 6455 §7.4): 1000-1003, 1007-1011,
+ * 3000-4999. */
+bool vx_ws_close_code_valid(unsigned code);
 
 /* Header length for a payload of `len` bytes. */
 static inline size_t vx_ws_header_len(uint64_t len) {

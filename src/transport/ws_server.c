@@ -650,15 +650,16 @@ static void ws_feed(ws_conn *ws, const uint8_t *data, size_t len) {
         return;
     }
     if (ws->state != WS_OPEN) return;
-    if (ws->guard.close_code) {
-        ws_protocol_error(ws, ws->guard.close_code, ws->guard.reason);
-    } else if (ws->peer_close) {
+    if (ws->peer_close) {
         ws_begin_close(ws, 0, NULL, true);
     } else if (!wslay_event_get_read_enabled(ws->wslay)) {
-        /* wslay closed on its own (e.g. a Close with an invalid code); its
-         * close frame is queued already. */
+        /* wslay closed on its own (e.g. a Close with an invalid code, which
+         * it may spot before the guard has the frame's last byte); its close
+         * frame went out already, so no second one from the guard. */
         ws_count(ws, VX_CTR_WS_PROTOCOL_ERRORS, 1);
         ws_begin_close(ws, 0, NULL, true);
+    } else if (ws->guard.close_code) {
+        ws_protocol_error(ws, ws->guard.close_code, ws->guard.reason);
     } else {
         ws_flush(ws);
     }

@@ -317,6 +317,22 @@ def test_hostile_invalid_utf8_text_closes_1007():
                                "invalid UTF-8")
 
 
+def test_hostile_bad_close_frames_answered_not_echoed():
+    # Found by fuzz/ws_frames.c: wslay echoed a Close whose reason was not
+    # UTF-8, so the server sent an invalid frame. Now the guard answers it.
+    with Server() as s:
+        cases = [
+            ("close reason not UTF-8",
+             lambda ws: ws.send_frame(OP_CLOSE, struct.pack("!H", 3771) + b"\x1b\xa6"), 1007),
+            ("close code 1005 (reserved)",
+             lambda ws: ws.send_frame(OP_CLOSE, struct.pack("!H", 1005)), 1002),
+            ("close code 999", lambda ws: ws.send_frame(OP_CLOSE, struct.pack("!H", 999)), 1002),
+            ("1-byte close payload", lambda ws: ws.send_frame(OP_CLOSE, b"\x03"), 1002),
+        ]
+        for what, send, code in cases:
+            _expect_protocol_close(s, send, code, what)
+
+
 def test_hostile_client_close_is_echoed_then_tcp_closed():
     with Server() as s:
         ws = connect(s)
