@@ -46,9 +46,12 @@ typedef enum vx_sql_backend {
 } vx_sql_backend;
 
 typedef struct vx_store_opts {
-    size_t max_sessions; /* 4: pooled connections (libuv's default thread pool size) */
-    double busy_timeout; /* 5: seconds a session waits for a lock / a free connection */
-    bool create;         /* SQLite: create the file if missing (default true) */
+    size_t max_sessions;    /* 4: pooled connections (libuv's default thread pool size) */
+    double busy_timeout;    /* 5: seconds a session waits for a lock / a free connection */
+    bool create;            /* SQLite: create the file if missing (default true) */
+    double connect_timeout; /* 5: PostgreSQL connect timeout in seconds (whole
+                               seconds, at least 2, libpq's rule); a
+                               connect_timeout in the URI wins */
 } vx_store_opts;
 
 void vx_store_opts_init(vx_store_opts *opts);

@@ -174,14 +174,16 @@ static int hook_all(const vx_crud_handler *h, size_t which, vx_sql_session *ss,
  * carries them all), plus any a hook changed from its default. A partial
  * tuple therefore updates only what it names instead of resetting the rest
  * of the row to defaults. NULL = every column. */
-static bool *merge_columns(const vx_sql_table *t, const vx_value *sent,
-                           const vx_value *row) {
-    if (vx_tuple_type_of(sent)) return NULL;
+static int merge_columns(const vx_sql_table *t, const vx_value *sent, const vx_value *row,
+                         bool **cols_out) {
+    *cols_out = NULL;
+    if (vx_tuple_type_of(sent)) return 0;
     const vx_tuple_type *type = vx_sql_table_type(t);
     size_t n = vx_tuple_type_field_count(type);
+    /* Out of memory must fail the request: writing every column instead
+     * would reset the fields a partial tuple left out. */
     bool *cols = calloc(n ? n : 1, sizeof *cols);
-    if (!cols)
-        return NULL; /* out of memory: write every column, still correct for full rows */
+    if (!cols) return VX_E_NOMEM;
     for (size_t i = 0; i < vx_tuple_field_count(sent); i++) {
         int k = vx_tuple_type_field_index(type, vx_tuple_field_name_at(sent, i));
         if (k >= 0) cols[k] = true;
@@ -191,7 +193,8 @@ static bool *merge_columns(const vx_sql_table *t, const vx_value *sent,
         const vx_value *v = vx_tuple_get_at(row, k);
         if (!cols[k] && !(def ? vx_equal(def, v) : vx_is_null(v))) cols[k] = true;
     }
-    return cols;
+    *cols_out = cols;
+    return 0;
 }
 
 /* Insert (`fresh`) or merge the rows whose new-ness matches, replacing each
@@ -206,7 +209,9 @@ static int store_rows(vxh_crud_job *j, vx_sql_session *ss, const bool *is_new, b
         if (fresh) {
             rc = vx_sql_insert(ss, t, row, &stored, &j->err);
         } else {
-            bool *cols = merge_columns(t, vx_list_get(j->tuples, i), row);
+            bool *cols;
+            rc = merge_columns(t, vx_list_get(j->tuples, i), row, &cols);
+            if (rc < 0) return vx_error_set(&j->err, rc, "out of memory");
             rc = vx_sql_merge_columns(ss, t, row, cols, &stored, &j->err);
             free(cols);
         }

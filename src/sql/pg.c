@@ -13,10 +13,6 @@
 
 #include "pg_impl.h"
 
-/* Seconds libpq waits for a server that does not answer, unless the URI
- * sets its own connect_timeout (URI parameters win: see pg_connect). */
-#define VX_PG_CONNECT_TIMEOUT "5"
-
 /* Copy `msg` into out[cap] as one line: libpq's messages span lines
  * ("...failed: Connection refused\n\tIs the server running...") and end
  * with a newline. */
@@ -90,7 +86,12 @@ static int pg_connect(const char *target, const vx_store_opts *opts, void **conn
      * The results parser needs UTF8. */
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname",
                           "client_encoding", NULL};
-    const char *vals[] = {VX_PG_CONNECT_TIMEOUT, "vortexc", target, "UTF8", NULL};
+    /* vx_store_opts.connect_timeout: how long libpq waits for a server that
+     * does not answer (a connect_timeout in the URI wins). */
+    char timeout[32];
+    double secs = opts && opts->connect_timeout > 0 ? opts->connect_timeout : 5.0;
+    snprintf(timeout, sizeof timeout, "%.0f", secs < 2 ? 2 : secs);
+    const char *vals[] = {timeout, "vortexc", target, "UTF8", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) return vx_error_set(err, VX_E_NOMEM, "out of memory connecting to postgresql");
     if (PQstatus(pg) != CONNECTION_OK) {

@@ -15,6 +15,7 @@ void vx_store_opts_init(vx_store_opts *opts) {
     opts->max_sessions = 4;
     opts->busy_timeout = 5.0;
     opts->create = true;
+    opts->connect_timeout = 5.0;
 }
 
 static char *dup_str(const char *s) {
